@@ -178,7 +178,7 @@ func (c *compiler) inputPath(s *Step, i int, in *Input) string {
 }
 
 func (c *compiler) suggest(id string) string {
-	best, bestD := "", 4
+	best, bestD := "", min(len(id)/3+2, len(id))
 	for _, n := range c.g.steps {
 		if d := editDistance(id, n.step.ID); d < bestD {
 			best, bestD = n.step.ID, d

@@ -234,6 +234,7 @@ func (d *decider) activate(v, via int, delay time.Duration) {
 	s.FinishedAt = time.Time{}
 	s.Error = ""
 	d.addActive(v, 1)
+	d.st.viewsIn[v] = nil
 	view := d.viewIn(v)
 	sc := &scope{d: d, self: -1, view: view}
 	inputs, missing := d.resolveInputs(n, sc)
