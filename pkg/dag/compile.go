@@ -54,9 +54,9 @@ func Compile(p *Pipeline, opts *CompileOptions) (*Graph, Problems) {
 }
 
 type compiler struct {
-	g      *Graph
-	r      *reporter
-	opts   *CompileOptions
+	g        *Graph
+	r        *reporter
+	opts     *CompileOptions
 	declared map[string]bool
 }
 
@@ -128,7 +128,7 @@ func (c *compiler) steps() {
 	if len(c.g.steps) == 0 && len(p.Steps) == 0 && p.Steps != nil {
 		c.r.errorf("steps", "", "missing_steps", "add at least one step", "the pipeline has no steps")
 	}
-	if p.StartAt != "" {
+	if p.StartAt != "" && len(p.Steps) > 0 {
 		if i, ok := c.g.index[p.StartAt]; ok {
 			c.g.start = i
 		} else {
@@ -210,8 +210,10 @@ func (c *compiler) edges() {
 		}
 		cond, err := CompileCondition(e.Condition, c.condOpts())
 		if err != nil {
+			// Keep the edge (unconditional) so its target is not also
+			// reported unreachable; the error already fails the compile.
 			c.r.errorf(joinPath(e.path, "condition"), e.From, condCode(err), "see the condition forms in docs/pipelines.md", "%v", err)
-			continue
+			cond = nil
 		}
 		if cond != nil && cond.Kind() != "always" {
 			ce.cond = cond
@@ -266,6 +268,9 @@ func (c *compiler) loops() {
 }
 
 func (c *compiler) reachability() {
+	if c.g.start < 0 {
+		return // an unknown start_at is reported once, not once per step
+	}
 	for _, i := range c.g.unreachable {
 		s := c.g.steps[i].step
 		c.r.errorf(s.path, s.ID, "unreachable", "add a transition to it, or remove it", "step %q is unreachable from start_at %q", s.ID, c.g.Pipeline.StartAt)

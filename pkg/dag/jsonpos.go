@@ -14,6 +14,9 @@ import (
 type positions struct {
 	src  []byte
 	offs map[string]int
+	// dups lists paths of keys repeated within one object (the decoder
+	// silently keeps the last one, so the author's first value is lost).
+	dups []string
 }
 
 // indexPositions walks the document's tokens once. It assumes data is
@@ -52,6 +55,7 @@ func (p *positions) walk(dec *json.Decoder, path string) error {
 	}
 	switch d {
 	case '{':
+		seen := map[string]bool{}
 		for dec.More() {
 			kt, err := dec.Token()
 			if err != nil {
@@ -62,6 +66,10 @@ func (p *positions) walk(dec *json.Decoder, path string) error {
 			if path != "" {
 				child = path + "." + key
 			}
+			if seen[key] {
+				p.dups = append(p.dups, child)
+			}
+			seen[key] = true
 			if err := p.walk(dec, child); err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // Parse reads a pipeline document in any IA Modules dialect into the
@@ -48,6 +49,16 @@ func Parse(file string, data []byte) (*Pipeline, Problems) {
 	p := &Pipeline{File: file, pos: r.pos}
 	pr := parser{r: r}
 	pr.pipeline(p, obj)
+	for _, dup := range r.pos.dups {
+		key := dup[strings.LastIndexAny(dup, ".")+1:]
+		id := ""
+		for _, s := range p.Steps {
+			if strings.HasPrefix(dup, s.path+".") {
+				id = s.ID
+			}
+		}
+		r.errorf(dup, id, "duplicate_key", "remove one of them: JSON keeps only the last", "key %q appears twice", key)
+	}
 	return p, r.list
 }
 
@@ -71,6 +82,7 @@ func (pr parser) pipeline(p *Pipeline, obj map[string]any) {
 		pr.r.errorf("version", "", "wrong_type", "write the version as a string, e.g. \"1.0.0\"", "version is %s, want a string", kindOf(v))
 	}
 	p.Extra = extra(obj, topKeys)
+	pr.typos("", "", p.Extra, topKeys)
 	p.Parameters = pr.parameters(obj["parameters"])
 	p.Steps = pr.steps(obj["steps"])
 	pr.flow(p, obj["flow"])
@@ -190,8 +202,12 @@ func (pr parser) steps(v any) []*Step {
 			}
 		}
 		s.TimeoutSeconds = pr.number(obj, "timeout_seconds", path, s.ID)
+		if s.TimeoutSeconds < 0 {
+			pr.r.errorf(joinPath(path, "timeout_seconds"), s.ID, "bad_value", "use a positive number of seconds (0: the default)", "timeout_seconds is %g", s.TimeoutSeconds)
+		}
 		s.ErrorHandling = pr.stepErrorHandling(path, s.ID, obj, s.Config)
 		s.Extra = extra(obj, stepKeys)
+		pr.typos(path, s.ID, s.Extra, stepKeys)
 		out = append(out, s)
 	}
 	return out
@@ -278,14 +294,23 @@ func (pr parser) errorHandling(path, id string, v any) *ErrorHandling {
 		}
 	}
 	eh.Extra = extra(obj, ehKeys)
+	// Name the place the offending value was written: top level or retry.
+	at := func(key string) string {
+		if r, ok := obj["retry"].(map[string]any); ok {
+			if _, ok := r[key]; ok {
+				return joinPath(joinPath(path, "retry"), key)
+			}
+		}
+		return joinPath(path, key)
+	}
 	if eh.MaxAttempts < 0 {
-		pr.r.errorf(joinPath(path, "max_attempts"), id, "bad_value", "use 1 or more", "max_attempts is %d", eh.MaxAttempts)
+		pr.r.errorf(at("max_attempts"), id, "bad_value", "use 1 or more", "max_attempts is %d", eh.MaxAttempts)
 	}
 	if eh.Multiplier != 0 && eh.Multiplier < 1 {
-		pr.r.errorf(joinPath(path, "exponential_base"), id, "bad_value", "use a base of 1 or more", "exponential_base %g is below 1", eh.Multiplier)
+		pr.r.errorf(at("exponential_base"), id, "bad_value", "use a base of 1 or more", "exponential_base %g is below 1", eh.Multiplier)
 	}
 	if eh.MaxDelay != 0 && eh.InitialDelay > eh.MaxDelay {
-		pr.r.errorf(joinPath(path, "max_delay"), id, "bad_value", "make max_delay at least initial_delay", "max_delay %g is below initial_delay %g", eh.MaxDelay, eh.InitialDelay)
+		pr.r.errorf(at("max_delay"), id, "bad_value", "make max_delay at least initial_delay", "max_delay %g is below initial_delay %g", eh.MaxDelay, eh.InitialDelay)
 	}
 	return eh
 }
@@ -496,7 +521,9 @@ func (pr parser) flow(p *Pipeline, v any) {
 			if b, ok := eo["else"].(bool); ok && b && ed.Condition == nil {
 				ed.Condition = "else"
 			}
-			ed.Extra = extra(eo, map[string]bool{"from": true, "to": true, "from_step": true, "to_step": true, "condition": true, "else": true})
+			edgeKnown := map[string]bool{"from": true, "to": true, "from_step": true, "to_step": true, "condition": true, "else": true}
+			ed.Extra = extra(eo, edgeKnown)
+			pr.typos(path, "", ed.Extra, edgeKnown)
 			if ed.From != "" && ed.To != "" {
 				p.Edges = append(p.Edges, ed)
 			}
@@ -599,6 +626,22 @@ func (pr parser) strings(obj map[string]any, key, path, id string) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// typos warns about unknown keys that are one or two edits from a known
+// key: they are kept (format preserves them) but most likely misspelled.
+func (pr parser) typos(path, id string, unknown map[string]any, known map[string]bool) {
+	for _, k := range sortedKeys(unknown) {
+		best, bestD := "", 3
+		for kk := range known {
+			if d := editDistance(k, kk); d < bestD || d == bestD && kk < best {
+				best, bestD = kk, d
+			}
+		}
+		if best != "" && bestD <= max(1, len(k)/4) {
+			pr.r.warnf(joinPath(path, k), id, "unknown_key", "rename it to \""+best+"\"", "unknown key %q (did you mean %q?)", k, best)
+		}
+	}
 }
 
 func kindOf(v any) string {

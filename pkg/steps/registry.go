@@ -93,3 +93,10 @@ type wrapped struct {
 
 func (w *wrapped) Run(ctx context.Context, in *Input) (*Output, error) { return w.outer.Run(ctx, in) }
 func (w *wrapped) Unwrap() Handler                                     { return w.inner }
+
+// Has reports whether class is registered (it lets pkg/dag report unknown
+// step classes at load time).
+func (r *Registry) Has(class string) bool {
+	_, ok := r.Lookup(class)
+	return ok
+}

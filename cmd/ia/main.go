@@ -1,0 +1,17 @@
+// Command ia validates, formats and draws IA Modules pipelines.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+
+	"github.com/ia-modules/ia-go/internal/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

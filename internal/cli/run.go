@@ -1,0 +1,242 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ia-modules/ia-go/internal/engine"
+	"github.com/ia-modules/ia-go/pkg/scheduler"
+	"github.com/ia-modules/ia-go/pkg/state"
+)
+
+func newRunCommand() *cobra.Command {
+	var (
+		input, inputFile, dataDir, dbURL, queueURL, python string
+		pythonPaths                                        []string
+		quiet                                              bool
+		timeout                                            time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "run FILE",
+		Short: "Run a pipeline in this process and print its result",
+		Long: "Runs the pipeline with an in-process NATS server and an embedded store (nothing to install),\n" +
+			"shows each step's progress on stderr and prints the result JSON on stdout.\n" +
+			"It is the same scheduler and worker code as the distributed binaries.\n" +
+			"Exit codes: 0 completed (or waiting for a human), 1 failed or cancelled, 2 invalid pipeline.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in, err := readInput(input, inputFile)
+			if err != nil {
+				return usageError(err)
+			}
+			def, err := os.ReadFile(args[0])
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			ctx := cmd.Context()
+			if timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
+				defer cancel()
+			}
+			eng, err := engine.Open(ctx, engine.Config{
+				DatabaseURL: firstNonEmpty(dbURL, os.Getenv("IA_DATABASE_URL")), QueueURL: firstNonEmpty(queueURL, os.Getenv("IA_QUEUE_URL")),
+				DataDir: dataDir, Python: python, PythonPaths: pythonPaths, Scheduler: true, Worker: true,
+			})
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			defer func() {
+				stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+				defer cancel()
+				_ = eng.Close(stop)
+			}()
+			slug := strings.TrimSuffix(filepath.Base(args[0]), filepath.Ext(args[0]))
+			pv, _, err := eng.Scheduler.PipelineImport(ctx, slug, def)
+			if err != nil {
+				if errors.Is(err, scheduler.ErrInvalidInput) {
+					return &ExitError{Code: ExitInvalid, Err: err}
+				}
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			if err := eng.Start(ctx); err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			run, _, err := eng.Scheduler.Submit(ctx, &scheduler.SubmitParams{PipelineVersionID: pv.ID, Input: in, CreatedBy: "cli"})
+			if err != nil {
+				if errors.Is(err, scheduler.ErrInvalidInput) {
+					return &ExitError{Code: ExitInvalid, Err: err}
+				}
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			progress := cmd.ErrOrStderr()
+			if quiet {
+				progress = io.Discard
+			}
+			fmt.Fprintf(progress, "run %s (%s)\n", run.ID, pv.Slug)
+			final, attempts, err := watchRun(ctx, eng.Store, run.ID, progress)
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			out := cmd.OutOrStdout()
+			enc := json.NewEncoder(out)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(runResult(final, attempts)); err != nil {
+				return err
+			}
+			switch final.Status {
+			case state.RunCompleted, state.RunWaiting:
+				return nil
+			default:
+				return &ExitError{Code: ExitFailure}
+			}
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&input, "input", "", "run input as a JSON object")
+	f.StringVar(&inputFile, "input-file", "", "read the run input from a JSON file")
+	f.StringSliceVar(&pythonPaths, "python-path", nil, "directory holding Python step modules (repeatable)")
+	f.StringVar(&python, "python", "", "Python interpreter for Python steps (default python3)")
+	f.StringVar(&dataDir, "data-dir", "", "keep embedded data here (default: a temporary directory)")
+	f.StringVar(&dbURL, "database-url", "", "state store URL (postgres://... or sqlite:PATH; env IA_DATABASE_URL; default embedded)")
+	f.StringVar(&queueURL, "queue-url", "", "broker URL (nats://... or redis://...; env IA_QUEUE_URL; default in-process NATS)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "do not show step progress")
+	f.DurationVar(&timeout, "timeout", 0, "give up after this long (0: no limit)")
+	return cmd
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func readInput(inline, file string) (map[string]any, error) {
+	raw := []byte(inline)
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		raw = b
+	}
+	if len(strings.TrimSpace(string(raw))) == 0 {
+		return map[string]any{}, nil
+	}
+	var in map[string]any
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return nil, fmt.Errorf("--input must be a JSON object: %w", err)
+	}
+	return in, nil
+}
+
+// watchRun prints each step transition as it lands in the store and returns
+// once the run is finished or waiting for a human.
+func watchRun(ctx context.Context, st state.Store, runID string, w io.Writer) (*state.Run, []state.StepAttempt, error) {
+	seen := map[string]string{}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		run, err := st.RunGet(ctx, runID)
+		if err != nil {
+			return nil, nil, err
+		}
+		attempts, err := st.StepAttemptList(ctx, runID)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, a := range attempts {
+			k := fmt.Sprintf("%s/%d/%d", a.StepID, a.Iteration, a.Attempt)
+			if seen[k] == a.Status {
+				continue
+			}
+			seen[k] = a.Status
+			fmt.Fprintln(w, progressLine(a))
+		}
+		switch run.Status {
+		case state.RunCompleted, state.RunFailed, state.RunCancelled, state.RunWaiting:
+			fmt.Fprintf(w, "run %s %s", runID, run.Status)
+			if run.Error != "" {
+				fmt.Fprintf(w, ": %s", run.Error)
+			}
+			fmt.Fprintln(w)
+			return run, attempts, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("waiting for run %s: %w", runID, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func progressLine(a state.StepAttempt) string {
+	mark := map[string]string{"running": "started", "succeeded": "done", "failed": "FAILED", "skipped": "skipped",
+		"waiting": "waiting for a human", "cancelled": "cancelled"}[a.Status]
+	if mark == "" {
+		mark = a.Status
+	}
+	line := fmt.Sprintf("  %-24s %s", a.StepID, mark)
+	if a.Iteration > 1 {
+		line += fmt.Sprintf(" (iteration %d)", a.Iteration)
+	}
+	if a.Attempt > 1 {
+		line += fmt.Sprintf(" (attempt %d)", a.Attempt)
+	}
+	if a.StartedAt != nil && a.FinishedAt != nil {
+		line += fmt.Sprintf(" in %s", a.FinishedAt.Sub(*a.StartedAt).Round(100*time.Microsecond))
+	}
+	if a.Error != "" {
+		line += ": " + a.Error
+	}
+	return line
+}
+
+type stepSummary struct {
+	Status   string          `json:"status"`
+	Attempts int             `json:"attempts,omitempty"`
+	Output   json.RawMessage `json:"output,omitempty"`
+	Error    string          `json:"error,omitempty"`
+}
+
+type runSummary struct {
+	RunID  string                 `json:"run_id"`
+	Status string                 `json:"status"`
+	Output json.RawMessage        `json:"output,omitempty"`
+	Error  string                 `json:"error,omitempty"`
+	Steps  map[string]stepSummary `json:"steps"`
+}
+
+func runResult(run *state.Run, attempts []state.StepAttempt) runSummary {
+	sort.SliceStable(attempts, func(i, j int) bool {
+		if attempts[i].Iteration != attempts[j].Iteration {
+			return attempts[i].Iteration < attempts[j].Iteration
+		}
+		return attempts[i].Attempt < attempts[j].Attempt
+	})
+	r := runSummary{RunID: run.ID, Status: run.Status, Output: run.Output, Error: run.Error, Steps: map[string]stepSummary{}}
+	for _, a := range attempts {
+		s := r.Steps[a.StepID]
+		s.Status = a.Status
+		if a.Attempt > s.Attempts {
+			s.Attempts = a.Attempt
+		}
+		if len(a.Output) > 0 {
+			s.Output = a.Output
+		}
+		s.Error = a.Error
+		r.Steps[a.StepID] = s
+	}
+	return r
+}

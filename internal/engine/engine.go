@@ -1,0 +1,216 @@
+// Package engine wires the backends chosen by configuration (URLs) into a
+// scheduler and workers. It is the one place that knows every backend;
+// cmd/ia, cmd/scheduler and cmd/worker all open the engine through it, so
+// the embedded mode is the same code path as the distributed binaries.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ia-modules/ia-go/pkg/queue"
+	"github.com/ia-modules/ia-go/pkg/queue/queueasynq"
+	"github.com/ia-modules/ia-go/pkg/queue/queuenats"
+	"github.com/ia-modules/ia-go/pkg/scheduler"
+	"github.com/ia-modules/ia-go/pkg/state"
+	"github.com/ia-modules/ia-go/pkg/state/statepg"
+	"github.com/ia-modules/ia-go/pkg/state/statesqlite"
+	"github.com/ia-modules/ia-go/pkg/steps"
+	"github.com/ia-modules/ia-go/pkg/worker"
+)
+
+// Config selects backends by URL. Empty URLs mean the embedded defaults: an
+// in-process NATS server with JetStream and a SQLite store under DataDir.
+type Config struct {
+	// DatabaseURL: postgres://... for Postgres; "" or sqlite:PATH for the
+	// embedded store (default DataDir/ia.db).
+	DatabaseURL string
+	// QueueURL: nats://... (JetStream) or redis://... (asynq); "" starts an
+	// in-process NATS server storing under DataDir/nats.
+	QueueURL string
+	// DataDir holds embedded data; "" uses a temporary directory removed on
+	// Close.
+	DataDir string
+	// Prefix namespaces streams, queues and the Postgres schema.
+	Prefix string
+	// Registry of Go steps; nil registers the built-ins.
+	Registry *steps.Registry
+	// Python runs steps that name a module; PythonPaths go on sys.path.
+	Python      string
+	PythonPaths []string
+	// Scheduler and Worker enable those roles in this process.
+	Scheduler, Worker bool
+	// WorkerConcurrency per queue; WorkerQueues to consume.
+	WorkerConcurrency int
+	WorkerQueues      []string
+	Logger            *slog.Logger
+	Registerer        prometheus.Registerer
+}
+
+// Engine is an opened set of backends with the roles this process runs.
+type Engine struct {
+	Store     state.Store
+	Broker    queue.Broker
+	Scheduler *scheduler.Scheduler
+	Worker    *worker.Worker
+	Registry  *steps.Registry
+
+	closers []func() error
+}
+
+// Open connects (or starts) the backends and builds the roles.
+func Open(ctx context.Context, cfg Config) (e *Engine, err error) {
+	e = &Engine{}
+	defer func() {
+		if err != nil {
+			_ = e.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = "ia"
+	}
+	if cfg.DataDir == "" && (cfg.DatabaseURL == "" || cfg.QueueURL == "") {
+		dir, err := os.MkdirTemp("", "ia-run-*")
+		if err != nil {
+			return nil, fmt.Errorf("engine: data dir: %w", err)
+		}
+		cfg.DataDir = dir
+		e.closers = append(e.closers, func() error { return os.RemoveAll(dir) })
+	}
+	if err := e.openStore(ctx, cfg, log); err != nil {
+		return nil, err
+	}
+	if err := e.openBroker(ctx, cfg, log); err != nil {
+		return nil, err
+	}
+	e.Registry = cfg.Registry
+	if e.Registry == nil {
+		e.Registry = steps.Builtins()
+	}
+	if cfg.Scheduler {
+		e.Scheduler, err = scheduler.New(scheduler.Config{Store: e.Store, Broker: e.Broker, Logger: log, Registerer: cfg.Registerer})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Worker {
+		e.Worker, err = worker.New(worker.Config{
+			Broker: e.Broker, Registry: e.Registry, Blobs: e.Store, Queues: cfg.WorkerQueues,
+			Concurrency: cfg.WorkerConcurrency, Logger: log, Registerer: cfg.Registerer,
+			Fallback: steps.PythonHandler(steps.PythonConfig{Python: cfg.Python, Paths: cfg.PythonPaths}),
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+func (e *Engine) openStore(ctx context.Context, cfg Config, log *slog.Logger) error {
+	u := cfg.DatabaseURL
+	switch {
+	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
+		st, err := statepg.New(ctx, statepg.Config{URL: u, Schema: cfg.Prefix, Logger: log})
+		if err != nil {
+			return fmt.Errorf("engine: postgres: %w", err)
+		}
+		e.Store = st
+	case u == "" || strings.HasPrefix(u, "sqlite:"):
+		path := strings.TrimPrefix(u, "sqlite:")
+		if path == "" {
+			path = filepath.Join(cfg.DataDir, "ia.db")
+		}
+		st, err := statesqlite.New(ctx, statesqlite.Config{Path: path, Logger: log})
+		if err != nil {
+			return fmt.Errorf("engine: sqlite %s: %w", path, err)
+		}
+		e.Store = st
+	default:
+		return fmt.Errorf("engine: unsupported database URL %q (want postgres://... or sqlite:PATH)", redact(u))
+	}
+	e.closers = append(e.closers, e.Store.Close)
+	return nil
+}
+
+func (e *Engine) openBroker(ctx context.Context, cfg Config, log *slog.Logger) error {
+	u := cfg.QueueURL
+	switch {
+	case u == "":
+		srv, err := queuenats.StartEmbedded(ctx, queuenats.EmbeddedConfig{StoreDir: filepath.Join(cfg.DataDir, "nats")})
+		if err != nil {
+			return fmt.Errorf("engine: embedded nats: %w", err)
+		}
+		e.closers = append(e.closers, func() error { srv.Shutdown(); return nil })
+		u = srv.ClientURL()
+		fallthrough
+	case strings.HasPrefix(u, "nats://"), strings.HasPrefix(u, "tls://"):
+		b, err := queuenats.New(ctx, queuenats.Config{URL: u, Prefix: cfg.Prefix, Logger: log})
+		if err != nil {
+			return fmt.Errorf("engine: nats: %w", err)
+		}
+		e.Broker = b
+	case strings.HasPrefix(u, "redis://"), strings.HasPrefix(u, "rediss://"):
+		b, err := queueasynq.New(ctx, queueasynq.Config{RedisURL: u, Prefix: cfg.Prefix, Logger: log})
+		if err != nil {
+			return fmt.Errorf("engine: asynq: %w", err)
+		}
+		e.Broker = b
+	default:
+		return fmt.Errorf("engine: unsupported queue URL %q (want nats://... or redis://...)", redact(u))
+	}
+	e.closers = append(e.closers, e.Broker.Close)
+	return nil
+}
+
+// Start starts the roles.
+func (e *Engine) Start(ctx context.Context) error {
+	if e.Scheduler != nil {
+		if err := e.Scheduler.Start(ctx); err != nil {
+			return err
+		}
+	}
+	if e.Worker != nil {
+		if err := e.Worker.Start(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close stops the roles gracefully within ctx and closes the backends in
+// reverse order of opening.
+func (e *Engine) Close(ctx context.Context) error {
+	var errs []error
+	if e.Worker != nil {
+		errs = append(errs, e.Worker.Stop(ctx))
+	}
+	if e.Scheduler != nil {
+		errs = append(errs, e.Scheduler.Stop(ctx))
+	}
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		errs = append(errs, e.closers[i]())
+	}
+	e.closers = nil
+	return errors.Join(errs...)
+}
+
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	u.User = url.User(u.User.Username())
+	return u.String()
+}

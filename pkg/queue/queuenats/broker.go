@@ -1,0 +1,237 @@
+package queuenats
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ia-modules/ia-go/pkg/queue"
+)
+
+// Defaults for Config's zero values.
+const (
+	DefaultURL             = nats.DefaultURL
+	DefaultPrefix          = "ia"
+	DefaultDuplicateWindow = 2 * time.Minute
+	DefaultAckWait         = 30 * time.Second
+)
+
+// Header keys the broker reserves on every message.
+const (
+	headerPriority = "Ia-Priority"
+	// closeTimeout bounds the server calls made by Close, which has no ctx.
+	closeTimeout = 5 * time.Second
+)
+
+// Config configures a Broker. Zero values take the documented defaults.
+type Config struct {
+	// URL of the NATS server. Default DefaultURL (nats://127.0.0.1:4222).
+	// Ignored when Conn is set.
+	URL string
+	// Conn is an existing connection to use instead of dialing URL. The
+	// broker does not close it.
+	Conn *nats.Conn
+	// Prefix namespaces the stream (<prefix>_q), its subjects
+	// (<prefix>.q.<queue>) and consumers (<prefix>_q_<queue>). Same
+	// alphabet as queue names. Default "ia".
+	Prefix string
+	// DuplicateWindow is how long a Message.ID is remembered for
+	// de-duplication. Default 2m.
+	DuplicateWindow time.Duration
+	// DeleteOnClose deletes the stream, and with it every message and
+	// consumer, on Close. For tests.
+	DeleteOnClose bool
+	// Logger defaults to Warn level on stdout.
+	Logger *slog.Logger
+}
+
+// Broker is a queue.Broker on one JetStream work-queue stream.
+type Broker struct {
+	cfg    Config
+	nc     *nats.Conn
+	ownNC  bool
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	log    *slog.Logger
+
+	mu     sync.Mutex
+	closed bool
+	subs   map[*subscription]struct{}
+}
+
+var _ queue.Broker = (*Broker)(nil)
+
+// New connects (unless cfg.Conn is set) and creates or updates the stream.
+func New(ctx context.Context, cfg Config) (*Broker, error) {
+	cfg.URL = cmp.Or(cfg.URL, DefaultURL)
+	cfg.Prefix = cmp.Or(cfg.Prefix, DefaultPrefix)
+	cfg.DuplicateWindow = cmp.Or(cfg.DuplicateWindow, DefaultDuplicateWindow)
+	if err := queue.ValidateQueue(cfg.Prefix); err != nil {
+		return nil, fmt.Errorf("queuenats: prefix: %w", err)
+	}
+	if cfg.DuplicateWindow < 0 {
+		return nil, fmt.Errorf("queuenats: negative DuplicateWindow %v", cfg.DuplicateWindow)
+	}
+	b := &Broker{
+		cfg:  cfg,
+		nc:   cfg.Conn,
+		log:  cfg.Logger,
+		subs: make(map[*subscription]struct{}),
+	}
+	if b.log == nil {
+		b.log = slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if b.nc == nil {
+		nc, err := nats.Connect(cfg.URL, nats.Name("ia-queue"), nats.MaxReconnects(-1))
+		if err != nil {
+			return nil, fmt.Errorf("queuenats: connect %s: %w", cfg.URL, err)
+		}
+		b.nc, b.ownNC = nc, true
+	}
+	js, err := jetstream.New(b.nc)
+	if err != nil {
+		b.closeConn()
+		return nil, fmt.Errorf("queuenats: jetstream: %w", err)
+	}
+	b.js = js
+	b.stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        b.streamName(),
+		Description: "ia-modules work queues",
+		Subjects:    []string{cfg.Prefix + ".q.>"},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		Duplicates:  cfg.DuplicateWindow,
+	})
+	if err != nil {
+		b.closeConn()
+		return nil, fmt.Errorf("queuenats: create stream %s: %w", b.streamName(), err)
+	}
+	return b, nil
+}
+
+func (b *Broker) streamName() string           { return b.cfg.Prefix + "_q" }
+func (b *Broker) subject(q string) string      { return b.cfg.Prefix + ".q." + q }
+func (b *Broker) consumerName(q string) string { return b.cfg.Prefix + "_q_" + q }
+func (b *Broker) isClosed() bool               { b.mu.Lock(); defer b.mu.Unlock(); return b.closed }
+func (b *Broker) closeConn() {
+	if b.ownNC {
+		b.nc.Close()
+	}
+}
+
+// Publish stores m in the stream. Message.ID becomes the Nats-Msg-Id, so the
+// server drops a repeat within DuplicateWindow; that counts as success.
+// Priority is carried in a header but does not change the delivery order:
+// JetStream delivers a consumer's messages in stream order.
+func (b *Broker) Publish(ctx context.Context, m queue.Message) error {
+	if b.isClosed() {
+		return queue.ErrClosed
+	}
+	if err := queue.ValidateMessage(m); err != nil {
+		return err
+	}
+	msg := nats.NewMsg(b.subject(m.Queue))
+	for k, v := range m.Headers {
+		if isReserved(k) {
+			continue
+		}
+		msg.Header.Set(k, v)
+	}
+	if m.Priority != queue.PriorityNormal {
+		msg.Header.Set(headerPriority, strconv.Itoa(int(m.Priority)))
+	}
+	msg.Header.Set(jetstream.MsgIDHeader, m.ID)
+	msg.Data = m.Body
+	if _, err := b.js.PublishMsg(ctx, msg); err != nil {
+		return fmt.Errorf("queuenats: publish %s: %w", m.Queue, err)
+	}
+	return nil
+}
+
+// isReserved reports header keys owned by NATS or by this package.
+func isReserved(k string) bool {
+	return strings.HasPrefix(k, "Nats-") || k == headerPriority
+}
+
+// Stats reads the queue's durable consumer: Pending is NumPending and
+// InFlight is NumAckPending (which includes messages prefetched by
+// subscribers but not yet handed to a handler). Before the first Subscribe
+// there is no consumer and every stored message counts as Pending.
+func (b *Broker) Stats(ctx context.Context, q string) (queue.Stats, error) {
+	if b.isClosed() {
+		return queue.Stats{}, queue.ErrClosed
+	}
+	if err := queue.ValidateQueue(q); err != nil {
+		return queue.Stats{}, err
+	}
+	st := queue.Stats{Queue: q}
+	c, err := b.stream.Consumer(ctx, b.consumerName(q))
+	switch {
+	case err == nil:
+		info, err := c.Info(ctx)
+		if err != nil {
+			return st, fmt.Errorf("queuenats: consumer info %s: %w", q, err)
+		}
+		st.Pending = int64(info.NumPending)
+		st.InFlight = int64(info.NumAckPending)
+		return st, nil
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+		subj := b.subject(q)
+		info, err := b.stream.Info(ctx, jetstream.WithSubjectFilter(subj))
+		if err != nil {
+			return st, fmt.Errorf("queuenats: stream info %s: %w", q, err)
+		}
+		st.Pending = int64(info.State.Subjects[subj])
+		return st, nil
+	default:
+		return st, fmt.Errorf("queuenats: consumer %s: %w", q, err)
+	}
+}
+
+// Close hard-stops every subscription (cancelling handler contexts and
+// waiting for handlers to return), deletes the stream if DeleteOnClose, and
+// closes the connection the broker dialed. Safe to call more than once.
+func (b *Broker) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	subs := make([]*subscription, 0, len(b.subs))
+	for s := range b.subs {
+		subs = append(subs, s)
+	}
+	b.mu.Unlock()
+
+	for _, s := range subs {
+		s.hardStop()
+		<-s.done
+	}
+	var err error
+	if b.cfg.DeleteOnClose {
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		if derr := b.js.DeleteStream(ctx, b.streamName()); derr != nil && !errors.Is(derr, jetstream.ErrStreamNotFound) {
+			err = fmt.Errorf("queuenats: delete stream: %w", derr)
+		}
+		cancel()
+	}
+	b.closeConn()
+	return err
+}
+
+func (b *Broker) forget(s *subscription) {
+	b.mu.Lock()
+	delete(b.subs, s)
+	b.mu.Unlock()
+}

@@ -1,0 +1,14 @@
+// Package scheduler turns run events into durable decisions and tasks.
+//
+// # Flow
+//
+// Submit creates a run pinned to a pipeline version and commits its first
+// decision. Workers report completions on the events queue; the scheduler
+// loads the run, asks pkg/dag what to do, and commits the new state, step
+// attempts, human tasks and outbox messages in one transaction guarded by
+// the run's version (optimistic concurrency: several schedulers may run at
+// once and none double-starts a step). A relay publishes the outbox after
+// commit, so a crash between commit and publish re-publishes and never loses
+// a task. Delayed starts (retry backoff, loop delays) are outbox messages
+// with a due time.
+package scheduler

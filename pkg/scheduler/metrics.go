@@ -1,0 +1,27 @@
+package scheduler
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	runs      *prometheus.CounterVec
+	events    *prometheus.CounterVec
+	conflicts prometheus.Counter
+	stale     prometheus.Counter
+	published prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		runs:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ia_scheduler_runs_total", Help: "Runs submitted and finished, by status."}, []string{"status"}),
+		events:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ia_scheduler_events_total", Help: "Run events applied, by type."}, []string{"type"}),
+		conflicts: prometheus.NewCounter(prometheus.CounterOpts{Name: "ia_scheduler_conflicts_total", Help: "Optimistic-concurrency conflicts retried."}),
+		stale:     prometheus.NewCounter(prometheus.CounterOpts{Name: "ia_scheduler_stale_events_total", Help: "Duplicate or late events dropped."}),
+		published: prometheus.NewCounter(prometheus.CounterOpts{Name: "ia_scheduler_outbox_published_total", Help: "Outbox messages published to the broker."}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.runs, m.events, m.conflicts, m.stale, m.published} {
+			_ = reg.Register(c)
+		}
+	}
+	return m
+}

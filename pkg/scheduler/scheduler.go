@@ -1,0 +1,487 @@
+package scheduler
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ia-modules/ia-go/pkg/dag"
+	"github.com/ia-modules/ia-go/pkg/queue"
+	"github.com/ia-modules/ia-go/pkg/state"
+	"github.com/ia-modules/ia-go/pkg/worker"
+)
+
+// Defaults for Config.
+const (
+	DefaultConcurrency  = 8
+	DefaultRelayPoll    = time.Second
+	DefaultRelayBatch   = 256
+	DefaultOutboxLease  = 30 * time.Second
+	DefaultInlineLimit  = 256 << 10
+	maxConflictRetries  = 50
+	completionRedeliver = time.Second
+)
+
+// ErrInvalidInput wraps errors caused by the caller's input (unknown
+// pipeline, missing parameters); nothing was written.
+var ErrInvalidInput = errors.New("invalid input")
+
+// Config configures a Scheduler. Store and Broker are required.
+type Config struct {
+	Store  state.Store
+	Broker queue.Broker
+	// Hot receives live run events for watchers; nil: none are published.
+	Hot state.Hot
+	// Registry, when set, rejects pipelines naming unknown step classes.
+	Registry dag.Registry
+	// Concurrency is how many events are applied at once; default 8.
+	Concurrency int
+	// RelayPoll is how often the outbox is checked when nothing signals
+	// (other schedulers' leftovers after a crash). Default 1s.
+	RelayPoll time.Duration
+	// InlineLimit: step inputs larger than this many bytes travel as blobs.
+	InlineLimit int
+	ID          string
+	Logger      *slog.Logger
+	Registerer  prometheus.Registerer
+}
+
+// Scheduler applies run events to run state and publishes the resulting
+// tasks. Any number of schedulers may run against one store: a run's
+// version guards every update, and a conflict re-reads and re-decides.
+type Scheduler struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+
+	graphMu sync.Mutex
+	graphs  map[string]*dag.Graph
+
+	kick    chan struct{}
+	mu      sync.Mutex
+	sub     queue.Subscription
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	started bool
+}
+
+// New validates cfg and returns a scheduler.
+func New(cfg Config) (*Scheduler, error) {
+	if cfg.Store == nil || cfg.Broker == nil {
+		return nil, errors.New("scheduler: Store and Broker are required")
+	}
+	cfg.Concurrency = cmp.Or(cfg.Concurrency, DefaultConcurrency)
+	cfg.RelayPoll = cmp.Or(cfg.RelayPoll, DefaultRelayPoll)
+	cfg.InlineLimit = cmp.Or(cfg.InlineLimit, DefaultInlineLimit)
+	if cfg.ID == "" {
+		host, _ := os.Hostname()
+		cfg.ID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return &Scheduler{
+		cfg: cfg, log: log.With("component", "scheduler", "scheduler_id", cfg.ID),
+		metrics: newMetrics(cfg.Registerer), graphs: map[string]*dag.Graph{}, kick: make(chan struct{}, 1),
+	}, nil
+}
+
+// Start consumes run events and runs the outbox relay until Stop or until
+// ctx is cancelled.
+func (s *Scheduler) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	sub, err := s.cfg.Broker.Subscribe(ctx, queue.EventsQueue, queue.SubscribeConfig{Concurrency: s.cfg.Concurrency}, queue.HandlerFunc(s.handle))
+	if err != nil {
+		cancel()
+		return fmt.Errorf("scheduler: subscribe: %w", err)
+	}
+	s.sub, s.cancel, s.started = sub, cancel, true
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.relay(ctx)
+	}()
+	s.signal()
+	return nil
+}
+
+// Stop stops consuming and waits for in-flight events and the relay.
+func (s *Scheduler) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	sub, cancel := s.sub, s.cancel
+	s.sub, s.cancel, s.started = nil, nil, false
+	s.mu.Unlock()
+	var err error
+	if sub != nil {
+		err = sub.Stop(ctx)
+	}
+	if cancel != nil {
+		cancel()
+	}
+	s.wg.Wait()
+	return err
+}
+
+func (s *Scheduler) signal() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// PipelineImport stores a pipeline definition as a new version of slug when
+// its content changed, and returns the current version.
+func (s *Scheduler) PipelineImport(ctx context.Context, slug string, definition []byte) (*state.PipelineVersion, bool, error) {
+	p, probs := dag.Parse(slug, definition)
+	if p == nil || probs.HasErrors() {
+		return nil, false, fmt.Errorf("%w: %w", ErrInvalidInput, probs.Err())
+	}
+	if _, probs := dag.Compile(p, &dag.CompileOptions{Registry: s.cfg.Registry}); probs.HasErrors() {
+		return nil, false, fmt.Errorf("%w: %w", ErrInvalidInput, probs.Err())
+	}
+	canonical, err := dag.Format(p)
+	if err != nil {
+		return nil, false, err
+	}
+	sum := sha256.Sum256(canonical)
+	return s.cfg.Store.PipelineVersionPut(ctx, &state.PipelineVersionPutParams{
+		Slug: slug, Name: cmp.Or(p.Name, slug), Hash: hex.EncodeToString(sum[:]), Definition: definition,
+	})
+}
+
+func (s *Scheduler) graph(ctx context.Context, versionID string) (*dag.Graph, error) {
+	s.graphMu.Lock()
+	g, ok := s.graphs[versionID]
+	s.graphMu.Unlock()
+	if ok {
+		return g, nil
+	}
+	pv, err := s.cfg.Store.PipelineVersionGet(ctx, versionID)
+	if err != nil {
+		return nil, fmt.Errorf("loading pipeline version %s: %w", versionID, err)
+	}
+	g, probs := dag.Load(pv.Slug, pv.Definition, nil)
+	if g == nil {
+		return nil, fmt.Errorf("pipeline version %s does not compile: %w", versionID, probs.Err())
+	}
+	s.graphMu.Lock()
+	s.graphs[versionID] = g
+	s.graphMu.Unlock()
+	return g, nil
+}
+
+// SubmitParams describe a run to create.
+type SubmitParams struct {
+	PipelineVersionID string
+	Input             map[string]any
+	IdempotencyKey    string
+	Priority          int
+	CreatedBy         string
+}
+
+// Submit creates a run pinned to the pipeline version and starts it. A
+// repeated IdempotencyKey returns the first run and false.
+func (s *Scheduler) Submit(ctx context.Context, p *SubmitParams) (*state.Run, bool, error) {
+	g, err := s.graph(ctx, p.PipelineVersionID)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	}
+	pv, err := s.cfg.Store.PipelineVersionGet(ctx, p.PipelineVersionID)
+	if err != nil {
+		return nil, false, err
+	}
+	runID := uuid.NewString()
+	st, err := g.NewRun(runID, p.Input)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	}
+	now := time.Now()
+	acts, err := g.Decide(st, dag.Event{Type: dag.EventRunStarted, At: now})
+	if err != nil {
+		return nil, false, err
+	}
+	u, err := s.translate(ctx, g, st, acts, now)
+	if err != nil {
+		return nil, false, err
+	}
+	input, _ := json.Marshal(p.Input)
+	run := state.Run{
+		ID: runID, PipelineVersionID: pv.ID, PipelineSlug: pv.Slug, Status: string(st.Status), Input: input,
+		Priority: p.Priority, IdempotencyKey: p.IdempotencyKey, CreatedBy: p.CreatedBy, State: u.State,
+		Output: u.Output, Error: u.Error,
+	}
+	created, isNew, err := s.cfg.Store.RunInsert(ctx, &state.RunInsertParams{Run: run, Outbox: u.Outbox})
+	if err != nil {
+		return nil, false, fmt.Errorf("scheduler: inserting run: %w", err)
+	}
+	if isNew {
+		if len(u.Attempts) > 0 || len(u.HumanTasks) > 0 {
+			// Attempts and human tasks of the first decision ride on a
+			// follow-up update so RunInsert stays one small statement.
+			if _, err := s.cfg.Store.RunUpdate(ctx, &state.RunUpdateParams{
+				ID: created.ID, ExpectedVersion: created.Version, Status: created.Status, State: created.State,
+				Output: created.Output, Error: created.Error, Finished: st.Status.Terminal(),
+				Attempts: u.Attempts, HumanTasks: u.HumanTasks,
+			}); err != nil && !errors.Is(err, state.ErrConflict) {
+				s.log.WarnContext(ctx, "scheduler: recording first attempts failed", "run_id", created.ID, "error", err)
+			}
+		}
+		s.metrics.runs.WithLabelValues("submitted").Inc()
+		s.publishLive(ctx, runID, "", "run_started", nil)
+		s.live(ctx, runID, acts)
+		s.signal()
+	}
+	return created, isNew, nil
+}
+
+// Cancel asks a run to stop; in-flight steps are cancelled through their
+// context.
+func (s *Scheduler) Cancel(ctx context.Context, runID, reason string) error {
+	return s.Apply(ctx, runID, dag.Event{Type: dag.EventCancelRequested, Reason: reason})
+}
+
+// Resume continues a failed or cancelled run from its failed steps.
+func (s *Scheduler) Resume(ctx context.Context, runID string) error {
+	return s.Apply(ctx, runID, dag.Event{Type: dag.EventResumeRequested})
+}
+
+// Apply applies one event to a run: decide, then commit state, attempts,
+// human tasks and outbox in one transaction guarded by the run's version.
+// A stale event returns dag.ErrStale and changes nothing.
+func (s *Scheduler) Apply(ctx context.Context, runID string, ev dag.Event) error {
+	if ev.At.IsZero() {
+		ev.At = time.Now()
+	}
+	for range maxConflictRetries {
+		run, err := s.cfg.Store.RunGet(ctx, runID)
+		if err != nil {
+			return fmt.Errorf("loading run %s: %w", runID, err)
+		}
+		g, err := s.graph(ctx, run.PipelineVersionID)
+		if err != nil {
+			return err
+		}
+		var st dag.RunState
+		if err := json.Unmarshal(run.State, &st); err != nil {
+			return fmt.Errorf("decoding run %s state: %w", runID, err)
+		}
+		acts, err := g.Decide(&st, ev)
+		if err != nil {
+			return err
+		}
+		u, err := s.translate(ctx, g, &st, acts, ev.At)
+		if err != nil {
+			return err
+		}
+		if ev.Type == dag.EventStepSucceeded || ev.Type == dag.EventStepFailed {
+			u.Attempts = append(u.Attempts, s.attemptDone(&st, g, ev))
+		}
+		u.ID, u.ExpectedVersion = runID, run.Version
+		_, err = s.cfg.Store.RunUpdate(ctx, u)
+		if errors.Is(err, state.ErrConflict) {
+			s.metrics.conflicts.Inc()
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("committing run %s: %w", runID, err)
+		}
+		s.metrics.events.WithLabelValues(string(ev.Type)).Inc()
+		if ev.Type == dag.EventStepSucceeded || ev.Type == dag.EventStepFailed {
+			kind := "step_succeeded"
+			if ev.Type == dag.EventStepFailed {
+				kind = "step_failed"
+			}
+			s.publishLive(ctx, runID, ev.StepID, kind, map[string]any{"attempt": ev.Attempt, "iteration": ev.Iteration, "error": ev.Error})
+		}
+		s.live(ctx, runID, acts)
+		if len(u.Outbox) > 0 {
+			s.signal()
+		}
+		return nil
+	}
+	return fmt.Errorf("run %s: too many concurrent updates", runID)
+}
+
+func (s *Scheduler) attemptDone(st *dag.RunState, g *dag.Graph, ev dag.Event) state.StepAttempt {
+	a := state.StepAttempt{RunID: st.RunID, StepID: ev.StepID, Iteration: ev.Iteration, Attempt: ev.Attempt, Status: "succeeded"}
+	end := ev.At
+	a.FinishedAt = &end
+	if ev.Type == dag.EventStepFailed {
+		a.Status = "failed"
+		if ev.Error != nil {
+			a.Error = ev.Error.Message
+		}
+	} else if ev.Output != nil {
+		a.Output, _ = json.Marshal(ev.Output)
+	}
+	a.WorkerID = ev.Reason
+	return a
+}
+
+// translate turns actions into the durable writes of one decision.
+func (s *Scheduler) translate(ctx context.Context, g *dag.Graph, st *dag.RunState, acts []dag.Action, now time.Time) (*state.RunUpdateParams, error) {
+	u := &state.RunUpdateParams{Status: string(st.Status), Error: st.Error, Finished: st.Status.Terminal()}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return nil, fmt.Errorf("encoding run state: %w", err)
+	}
+	u.State = raw
+	for _, a := range acts {
+		switch a.Kind {
+		case dag.ActionStartStep:
+			t := worker.Task{RunID: st.RunID, StepID: a.StepID, Iteration: a.Iteration, Attempt: a.Attempt, Class: a.Class,
+				Module: a.Module, Data: a.Data, Inputs: a.Inputs, Config: a.Config, TimeoutMS: a.Timeout.Milliseconds()}
+			body, err := json.Marshal(t)
+			if err != nil {
+				return nil, fmt.Errorf("encoding task for step %q: %w", a.StepID, err)
+			}
+			if len(body) > s.cfg.InlineLimit {
+				data, _ := json.Marshal(a.Data)
+				ref := fmt.Sprintf("input/%s/%s/%d/%d", st.RunID, a.StepID, a.Iteration, a.Attempt)
+				if err := s.cfg.Store.BlobPut(ctx, ref, data); err != nil {
+					return nil, fmt.Errorf("storing large input of step %q: %w", a.StepID, err)
+				}
+				t.Data, t.DataRef = nil, ref
+				body, _ = json.Marshal(t)
+			}
+			q := cmp.Or(a.Queue, queue.DefaultTaskQueue)
+			msg := state.OutboxMessage{RunID: st.RunID, Queue: q, MsgID: worker.TaskMsgID(st.RunID, a.StepID, a.Iteration, a.Attempt),
+				Body: body, Headers: map[string]string{"run_id": st.RunID, "step_id": a.StepID}}
+			if a.Delay > 0 {
+				msg.DeliverAt = now.Add(a.Delay)
+			}
+			u.Outbox = append(u.Outbox, msg)
+			input, _ := json.Marshal(a.Inputs)
+			started := now.Add(a.Delay)
+			u.Attempts = append(u.Attempts, state.StepAttempt{RunID: st.RunID, StepID: a.StepID, Iteration: a.Iteration,
+				Attempt: a.Attempt, Status: "running", Input: input, StartedAt: &started})
+		case dag.ActionSkipStep:
+			u.Attempts = append(u.Attempts, state.StepAttempt{RunID: st.RunID, StepID: a.StepID, Iteration: a.Iteration, Status: "skipped"})
+		case dag.ActionWaitHuman:
+			h := a.Human
+			ui, _ := json.Marshal(h.UISchema)
+			cfg, _ := json.Marshal(h.Config)
+			ht := state.HumanTask{ID: uuid.NewString(), RunID: st.RunID, StepID: a.StepID, Iteration: a.Iteration,
+				Pipeline: g.Pipeline.Name, Status: state.HumanPending, Prompt: h.Prompt, UISchema: ui, Assignees: h.Assignees,
+				Quorum: h.Quorum, Config: cfg, CreatedAt: now}
+			if h.TimeoutSeconds > 0 {
+				dl := now.Add(time.Duration(h.TimeoutSeconds * float64(time.Second)))
+				ht.Deadline = &dl
+			}
+			u.HumanTasks = append(u.HumanTasks, ht)
+			u.Attempts = append(u.Attempts, state.StepAttempt{RunID: st.RunID, StepID: a.StepID, Iteration: a.Iteration, Attempt: 1, Status: "waiting"})
+		case dag.ActionCancelStep:
+			u.Attempts = append(u.Attempts, state.StepAttempt{RunID: st.RunID, StepID: a.StepID, Iteration: a.Iteration, Attempt: stepAttempt(g, st, a.StepID), Status: "cancelled"})
+		case dag.ActionFinishRun:
+			out, err := json.Marshal(a.Output)
+			if err != nil {
+				return nil, fmt.Errorf("encoding run output: %w", err)
+			}
+			u.Output = out
+			u.Finished = true
+			s.metrics.runs.WithLabelValues(string(a.Status)).Inc()
+		}
+	}
+	return u, nil
+}
+
+func stepAttempt(g *dag.Graph, st *dag.RunState, id string) int {
+	ss, _ := g.Step(st, id)
+	return ss.Attempt
+}
+
+// live publishes progress events for watchers (best effort: the store is
+// the truth, watchers can re-read it).
+func (s *Scheduler) live(ctx context.Context, runID string, acts []dag.Action) {
+	if s.cfg.Hot == nil {
+		return
+	}
+	for _, a := range acts {
+		switch a.Kind {
+		case dag.ActionStartStep:
+			s.publishLive(ctx, runID, a.StepID, "step_started", map[string]any{"attempt": a.Attempt, "iteration": a.Iteration, "delay_ms": a.Delay.Milliseconds()})
+		case dag.ActionSkipStep:
+			s.publishLive(ctx, runID, a.StepID, "step_skipped", map[string]any{"reason": a.Reason})
+		case dag.ActionWaitHuman:
+			s.publishLive(ctx, runID, a.StepID, "step_waiting", map[string]any{"prompt": a.Human.Prompt})
+		case dag.ActionCancelStep:
+			s.publishLive(ctx, runID, a.StepID, "step_cancelled", map[string]any{"iteration": a.Iteration})
+		case dag.ActionFinishRun:
+			s.publishLive(ctx, runID, "", "run_finished", map[string]any{"status": a.Status, "error": a.Error})
+		}
+	}
+}
+
+func (s *Scheduler) publishLive(ctx context.Context, runID, stepID, typ string, data map[string]any) {
+	if s.cfg.Hot == nil {
+		return
+	}
+	raw, _ := json.Marshal(data)
+	if err := s.cfg.Hot.EventPublish(ctx, state.Event{RunID: runID, StepID: stepID, Type: typ, Data: raw}); err != nil {
+		s.log.DebugContext(ctx, "scheduler: live event dropped", "run_id", runID, "step_id", stepID, "error", err)
+	}
+}
+
+// handle applies one completion from the events queue.
+func (s *Scheduler) handle(ctx context.Context, d queue.Delivery) {
+	var c worker.Completion
+	if err := json.Unmarshal(d.Message().Body, &c); err != nil {
+		s.log.ErrorContext(ctx, "scheduler: undecodable event dropped", "error", err, "msg_id", d.Message().ID)
+		_ = d.Term(ctx)
+		return
+	}
+	log := s.log.With("run_id", c.RunID, "step_id", c.StepID, "iteration", c.Iteration, "attempt", c.Attempt)
+	ev := dag.Event{StepID: c.StepID, Iteration: c.Iteration, Attempt: c.Attempt, At: c.EndedAt, Reason: c.WorkerID}
+	if c.Error != nil {
+		ev.Type = dag.EventStepFailed
+		ev.Error = &dag.StepError{Message: c.Error.Message, Code: c.Error.Code, Retryable: c.Error.Retryable,
+			RetryAfter: time.Duration(c.Error.RetryAfterMS) * time.Millisecond, Snooze: c.Error.Snooze}
+	} else {
+		ev.Type = dag.EventStepSucceeded
+		raw := []byte(c.Output)
+		if c.OutputRef != "" {
+			b, err := s.cfg.Store.BlobGet(ctx, c.OutputRef)
+			if err != nil {
+				log.WarnContext(ctx, "scheduler: loading large output failed; retrying", "error", err)
+				_ = d.Nak(ctx, completionRedeliver)
+				return
+			}
+			raw = b
+		}
+		if len(raw) > 0 {
+			if err := json.Unmarshal(raw, &ev.Output); err != nil {
+				ev.Type = dag.EventStepFailed
+				ev.Error = &dag.StepError{Message: "step output is not JSON: " + err.Error(), Code: "bad_output"}
+			}
+		}
+	}
+	err := s.Apply(ctx, c.RunID, ev)
+	switch {
+	case err == nil, errors.Is(err, dag.ErrStale), errors.Is(err, dag.ErrUnknownStep), errors.Is(err, state.ErrNotFound):
+		if err != nil {
+			log.DebugContext(ctx, "scheduler: event dropped", "reason", err)
+			s.metrics.stale.Inc()
+		}
+		_ = d.Ack(ctx)
+	default:
+		log.WarnContext(ctx, "scheduler: applying event failed; it will be redelivered", "error", err)
+		_ = d.Nak(ctx, completionRedeliver)
+	}
+}

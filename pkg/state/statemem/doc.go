@@ -1,0 +1,6 @@
+// Package statemem implements [state.Hot] in process, for embedded
+// single-process mode: maps under one mutex, token buckets, fenced locks and
+// per-stream ring buffers of events with sequence numbers. Subscribers read
+// the ring from their own goroutine, so a slow subscriber never blocks a
+// publisher; it only loses events once the ring has wrapped past it.
+package statemem

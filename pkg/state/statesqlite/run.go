@@ -1,0 +1,296 @@
+package statesqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ia-modules/ia-go/pkg/state"
+)
+
+const runCols = `id, pipeline_version_id, pipeline_slug, status, input, output, error, priority,
+	idempotency_key, created_by, state, version, created_at, updated_at, finished_at`
+
+func scanRun(row scanner) (*state.Run, error) {
+	var (
+		r                   state.Run
+		input, output, stat sql.NullString
+		created, updated    int64
+		finished            sql.NullInt64
+	)
+	if err := row.Scan(&r.ID, &r.PipelineVersionID, &r.PipelineSlug, &r.Status, &input, &output, &r.Error,
+		&r.Priority, &r.IdempotencyKey, &r.CreatedBy, &stat, &r.Version, &created, &updated, &finished); err != nil {
+		return nil, err
+	}
+	r.Input, r.Output, r.State = jsonCol(input), jsonCol(output), jsonCol(stat)
+	r.CreatedAt, r.UpdatedAt, r.FinishedAt = fromMicro(created), fromMicro(updated), fromMicroNull(finished)
+	return &r, nil
+}
+
+// RunInsert implements [state.Store]. An empty Run.ID gets a UUID, an empty
+// Status RunPending; Version starts at 1.
+func (s *Store) RunInsert(ctx context.Context, p *state.RunInsertParams) (*state.Run, bool, error) {
+	r := p.Run
+	if r.ID == "" {
+		r.ID = uuid.NewString()
+	}
+	if r.Status == "" {
+		r.Status = state.RunPending
+	}
+	now := nowUS()
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = now
+	}
+	var (
+		out     *state.Run
+		created bool
+	)
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		if r.IdempotencyKey != "" {
+			existing, err := scanRun(tx.QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE idempotency_key = ?`, r.IdempotencyKey))
+			if err == nil {
+				out = existing
+				return nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		run, err := scanRun(tx.QueryRowContext(ctx, `INSERT INTO runs (`+runCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?) RETURNING `+runCols,
+			r.ID, r.PipelineVersionID, r.PipelineSlug, r.Status, jsonArg(r.Input), jsonArg(r.Output), r.Error,
+			r.Priority, r.IdempotencyKey, r.CreatedBy, jsonArg(r.State), micro(r.CreatedAt), micro(now), microPtr(r.FinishedAt)))
+		if err != nil {
+			return err
+		}
+		if err := insertOutbox(ctx, tx, r.ID, p.Outbox, now); err != nil {
+			return err
+		}
+		out, created = run, true
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("statesqlite: RunInsert: %w", s.interpret(err))
+	}
+	return out, created, nil
+}
+
+// RunGet implements [state.Store].
+func (s *Store) RunGet(ctx context.Context, id string) (*state.Run, error) {
+	r, err := scanRun(s.r.QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE id = ?`, id))
+	if err != nil {
+		return nil, fmt.Errorf("statesqlite: RunGet: %w", s.interpret(err))
+	}
+	return r, nil
+}
+
+// RunListLimitDefault is the page size when RunListParams.Limit is zero.
+const RunListLimitDefault = 50
+
+// RunList implements [state.Store].
+func (s *Store) RunList(ctx context.Context, p *state.RunListParams) ([]state.Run, string, error) {
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, vs ...any) {
+		where = append(where, cond)
+		args = append(args, vs...)
+	}
+	if p.Status != "" {
+		add("status = ?", p.Status)
+	}
+	if p.PipelineSlug != "" {
+		add("pipeline_slug = ?", p.PipelineSlug)
+	}
+	if p.CreatedBy != "" {
+		add("created_by = ?", p.CreatedBy)
+	}
+	if !p.Since.IsZero() {
+		add("created_at >= ?", micro(p.Since))
+	}
+	if !p.Until.IsZero() {
+		add("created_at < ?", micro(p.Until))
+	}
+	if p.Cursor != "" {
+		at, id, err := decodeCursor(p.Cursor)
+		if err != nil {
+			return nil, "", fmt.Errorf("statesqlite: RunList: %w", err)
+		}
+		add("(created_at, id) < (?, ?)", at, id)
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = RunListLimitDefault
+	}
+	q := `SELECT ` + runCols + ` FROM runs`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT %d`, limit+1)
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("statesqlite: RunList: %w", s.interpret(err))
+	}
+	defer rows.Close()
+	var out []state.Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("statesqlite: RunList: %w", err)
+		}
+		out = append(out, *r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("statesqlite: RunList: %w", s.interpret(err))
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		last := out[limit-1]
+		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(micro(last.CreatedAt), 10) + "," + last.ID))
+	}
+	return out, next, nil
+}
+
+var errBadCursor = errors.New("invalid cursor")
+
+func decodeCursor(c string) (int64, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return 0, "", errBadCursor
+	}
+	ts, id, ok := strings.Cut(string(b), ",")
+	if !ok {
+		return 0, "", errBadCursor
+	}
+	n, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return 0, "", errBadCursor
+	}
+	return n, id, nil
+}
+
+// RunUpdate implements [state.Store] with the semantics documented on
+// statepg.Store.RunUpdate: zero fields keep stored values, attempts are
+// upserted field by field, human tasks are replaced by ID.
+func (s *Store) RunUpdate(ctx context.Context, p *state.RunUpdateParams) (*state.Run, error) {
+	now := nowUS()
+	var out *state.Run
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		run, err := scanRun(tx.QueryRowContext(ctx, `UPDATE runs SET
+				status = coalesce(nullif(?, ''), status),
+				state = coalesce(?, state),
+				output = coalesce(?, output),
+				error = coalesce(nullif(?, ''), error),
+				finished_at = CASE WHEN ? THEN coalesce(finished_at, ?) ELSE finished_at END,
+				updated_at = ?,
+				version = version + 1
+			WHERE id = ? AND version = ?
+			RETURNING `+runCols,
+			p.Status, jsonArg(p.State), jsonArg(p.Output), p.Error, p.Finished, micro(now), micro(now), p.ID, p.ExpectedVersion))
+		if errors.Is(err, sql.ErrNoRows) {
+			var version int64
+			if err := tx.QueryRowContext(ctx, `SELECT version FROM runs WHERE id = ?`, p.ID).Scan(&version); err != nil {
+				return err
+			}
+			return fmt.Errorf("run %s: expected version %d, have %d: %w", p.ID, p.ExpectedVersion, version, state.ErrConflict)
+		}
+		if err != nil {
+			return err
+		}
+		for _, a := range p.Attempts {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO step_attempts
+					(run_id, step_id, iteration, attempt, status, input, output, error, worker_id, started_at, finished_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (run_id, step_id, iteration, attempt) DO UPDATE SET
+					status = coalesce(nullif(excluded.status, ''), status),
+					input = coalesce(excluded.input, input),
+					output = coalesce(excluded.output, output),
+					error = coalesce(nullif(excluded.error, ''), error),
+					worker_id = coalesce(nullif(excluded.worker_id, ''), worker_id),
+					started_at = coalesce(excluded.started_at, started_at),
+					finished_at = coalesce(excluded.finished_at, finished_at)`,
+				p.ID, a.StepID, a.Iteration, a.Attempt, a.Status, jsonArg(a.Input), jsonArg(a.Output), a.Error, a.WorkerID,
+				microPtr(a.StartedAt), microPtr(a.FinishedAt)); err != nil {
+				return fmt.Errorf("attempt %s/%d/%d: %w", a.StepID, a.Iteration, a.Attempt, err)
+			}
+		}
+		if err := insertOutbox(ctx, tx, p.ID, p.Outbox, now); err != nil {
+			return err
+		}
+		if err := upsertHumanTasks(ctx, tx, p.ID, p.HumanTasks, now); err != nil {
+			return err
+		}
+		out = run
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("statesqlite: RunUpdate: %w", s.interpret(err))
+	}
+	return out, nil
+}
+
+func insertOutbox(ctx context.Context, tx *sql.Tx, runID string, ms []state.OutboxMessage, now time.Time) error {
+	for _, m := range ms {
+		var headers any
+		if m.Headers != nil {
+			b, err := json.Marshal(m.Headers)
+			if err != nil {
+				return err
+			}
+			headers = string(b)
+		}
+		if m.RunID == "" {
+			m.RunID = runID
+		}
+		at := now
+		if !m.DeliverAt.IsZero() {
+			at = m.DeliverAt
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (run_id, queue, msg_id, priority, headers, body, deliver_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, m.RunID, m.Queue, m.MsgID, m.Priority, headers, m.Body, micro(at)); err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+	}
+	return nil
+}
+
+// StepAttemptList implements [state.Store]: ordered by iteration, step ID and
+// attempt.
+func (s *Store) StepAttemptList(ctx context.Context, runID string) ([]state.StepAttempt, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT run_id, step_id, iteration, attempt, status, input, output, error,
+			worker_id, started_at, finished_at
+		FROM step_attempts WHERE run_id = ? ORDER BY iteration, step_id, attempt`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("statesqlite: StepAttemptList: %w", s.interpret(err))
+	}
+	defer rows.Close()
+	var out []state.StepAttempt
+	for rows.Next() {
+		var (
+			a                 state.StepAttempt
+			input, output     sql.NullString
+			started, finished sql.NullInt64
+		)
+		if err := rows.Scan(&a.RunID, &a.StepID, &a.Iteration, &a.Attempt, &a.Status, &input, &output, &a.Error,
+			&a.WorkerID, &started, &finished); err != nil {
+			return nil, fmt.Errorf("statesqlite: StepAttemptList: %w", err)
+		}
+		a.Input, a.Output = jsonCol(input), jsonCol(output)
+		a.StartedAt, a.FinishedAt = fromMicroNull(started), fromMicroNull(finished)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("statesqlite: StepAttemptList: %w", s.interpret(err))
+	}
+	return out, nil
+}

@@ -1,0 +1,64 @@
+package worker
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Task is the message a scheduler sends to start one attempt of one step.
+type Task struct {
+	RunID     string `json:"run_id"`
+	StepID    string `json:"step_id"`
+	Iteration int    `json:"iteration"`
+	Attempt   int    `json:"attempt"`
+	Class     string `json:"class,omitempty"`
+	Module    string `json:"module,omitempty"`
+	// Data is the merged view with declared inputs on top; DataRef names a
+	// blob holding it instead when it is large.
+	Data    map[string]any `json:"data,omitempty"`
+	DataRef string         `json:"data_ref,omitempty"`
+	Inputs  map[string]any `json:"inputs,omitempty"`
+	Config  map[string]any `json:"config,omitempty"`
+	// TimeoutMS bounds the attempt (0: the worker's default).
+	TimeoutMS int64 `json:"timeout_ms,omitempty"`
+}
+
+// Completion is the message a worker sends when an attempt ends.
+type Completion struct {
+	RunID     string `json:"run_id"`
+	StepID    string `json:"step_id"`
+	Iteration int    `json:"iteration"`
+	Attempt   int    `json:"attempt"`
+	WorkerID  string `json:"worker_id,omitempty"`
+	// Output is the step's output; OutputRef names a blob holding it
+	// instead when it is larger than the inline limit.
+	Output    json.RawMessage `json:"output,omitempty"`
+	OutputRef string          `json:"output_ref,omitempty"`
+	Error     *Failure        `json:"error,omitempty"`
+	StartedAt time.Time       `json:"started_at"`
+	EndedAt   time.Time       `json:"ended_at"`
+	// Kind distinguishes control events sent on the same queue ("" is a
+	// step completion): "timeout", "human_decision", "cancel", "resume".
+	Kind string `json:"kind,omitempty"`
+}
+
+// Failure describes a failed attempt.
+type Failure struct {
+	Message      string `json:"message"`
+	Code         string `json:"code,omitempty"`
+	Retryable    bool   `json:"retryable"`
+	RetryAfterMS int64  `json:"retry_after_ms,omitempty"`
+	Snooze       bool   `json:"snooze,omitempty"`
+}
+
+// TaskMsgID is the broker de-duplication id of a task: one per attempt.
+func TaskMsgID(runID, stepID string, iteration, attempt int) string {
+	return fmt.Sprintf("task.%s.%s.%d.%d", runID, stepID, iteration, attempt)
+}
+
+// CompletionMsgID is the de-duplication id of an attempt's completion, so a
+// worker that re-runs a redelivered task does not report it twice.
+func CompletionMsgID(runID, stepID string, iteration, attempt int) string {
+	return fmt.Sprintf("done.%s.%s.%d.%d", runID, stepID, iteration, attempt)
+}
