@@ -67,6 +67,7 @@ func New() *cobra.Command {
 	root.AddCommand(newVisualizeCommand())
 	root.AddCommand(newSchemaCommand())
 	root.AddCommand(newRunCommand())
+	root.AddCommand(newBenchCommand())
 	return root
 }
 

@@ -23,7 +23,8 @@ func newRunCommand() *cobra.Command {
 	var (
 		input, inputFile, dataDir, dbURL, queueURL, python string
 		pythonPaths                                        []string
-		quiet                                              bool
+		quiet, remote                                      bool
+		prefix                                             string
 		timeout                                            time.Duration
 	)
 	cmd := &cobra.Command{
@@ -51,7 +52,8 @@ func newRunCommand() *cobra.Command {
 			}
 			eng, err := engine.Open(ctx, engine.Config{
 				DatabaseURL: firstNonEmpty(dbURL, os.Getenv("IA_DATABASE_URL")), QueueURL: firstNonEmpty(queueURL, os.Getenv("IA_QUEUE_URL")),
-				DataDir: dataDir, Python: python, PythonPaths: pythonPaths, Scheduler: true, Worker: true,
+				DataDir: dataDir, Python: python, PythonPaths: pythonPaths, Scheduler: true, Worker: !remote,
+				Prefix: firstNonEmpty(prefix, os.Getenv("IA_PREFIX")),
 			})
 			if err != nil {
 				return &ExitError{Code: ExitFailure, Err: err}
@@ -69,8 +71,10 @@ func newRunCommand() *cobra.Command {
 				}
 				return &ExitError{Code: ExitFailure, Err: err}
 			}
-			if err := eng.Start(ctx); err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+			if !remote {
+				if err := eng.Start(ctx); err != nil {
+					return &ExitError{Code: ExitFailure, Err: err}
+				}
 			}
 			run, _, err := eng.Scheduler.Submit(ctx, &scheduler.SubmitParams{PipelineVersionID: pv.ID, Input: in, CreatedBy: "cli"})
 			if err != nil {
@@ -111,6 +115,8 @@ func newRunCommand() *cobra.Command {
 	f.StringVar(&dbURL, "database-url", "", "state store URL (postgres://... or sqlite:PATH; env IA_DATABASE_URL; default embedded)")
 	f.StringVar(&queueURL, "queue-url", "", "broker URL (nats://... or redis://...; env IA_QUEUE_URL; default in-process NATS)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "do not show step progress")
+	f.BoolVar(&remote, "remote", false, "only submit and watch: running schedulers and workers execute the run (needs --database-url and --queue-url)")
+	f.StringVar(&prefix, "prefix", "", "namespace of streams, queues and schema (env IA_PREFIX; default ia)")
 	f.DurationVar(&timeout, "timeout", 0, "give up after this long (0: no limit)")
 	return cmd
 }
@@ -156,12 +162,18 @@ func watchRun(ctx context.Context, st state.Store, runID string, w io.Writer) (*
 		if err != nil {
 			return nil, nil, err
 		}
+		var fresh []state.StepAttempt
 		for _, a := range attempts {
 			k := fmt.Sprintf("%s/%d/%d", a.StepID, a.Iteration, a.Attempt)
 			if seen[k] == a.Status {
 				continue
 			}
 			seen[k] = a.Status
+			fresh = append(fresh, a)
+		}
+		// Print in the order things happened, not in storage order.
+		sort.SliceStable(fresh, func(i, j int) bool { return eventTime(fresh[i]).Before(eventTime(fresh[j])) })
+		for _, a := range fresh {
 			fmt.Fprintln(w, progressLine(a))
 		}
 		switch run.Status {
@@ -179,6 +191,16 @@ func watchRun(ctx context.Context, st state.Store, runID string, w io.Writer) (*
 		case <-tick.C:
 		}
 	}
+}
+
+func eventTime(a state.StepAttempt) time.Time {
+	switch {
+	case a.FinishedAt != nil:
+		return *a.FinishedAt
+	case a.StartedAt != nil:
+		return *a.StartedAt
+	}
+	return time.Time{}
 }
 
 func progressLine(a state.StepAttempt) string {

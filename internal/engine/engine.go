@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -21,7 +22,9 @@ import (
 	"github.com/ia-modules/ia-go/pkg/queue/queuenats"
 	"github.com/ia-modules/ia-go/pkg/scheduler"
 	"github.com/ia-modules/ia-go/pkg/state"
+	"github.com/ia-modules/ia-go/pkg/state/statemem"
 	"github.com/ia-modules/ia-go/pkg/state/statepg"
+	"github.com/ia-modules/ia-go/pkg/state/stateredis"
 	"github.com/ia-modules/ia-go/pkg/state/statesqlite"
 	"github.com/ia-modules/ia-go/pkg/steps"
 	"github.com/ia-modules/ia-go/pkg/worker"
@@ -36,6 +39,9 @@ type Config struct {
 	// QueueURL: nats://... (JetStream) or redis://... (asynq); "" starts an
 	// in-process NATS server storing under DataDir/nats.
 	QueueURL string
+	// RedisURL: redis://... for shared hot state (live events, idempotency
+	// claims, rate limits); "" keeps it in process (one-process mode only).
+	RedisURL string
 	// DataDir holds embedded data; "" uses a temporary directory removed on
 	// Close.
 	DataDir string
@@ -48,6 +54,8 @@ type Config struct {
 	PythonPaths []string
 	// Scheduler and Worker enable those roles in this process.
 	Scheduler, Worker bool
+	// RelayPoll is the scheduler's outbox sweep interval (0: its default).
+	RelayPoll time.Duration
 	// WorkerConcurrency per queue; WorkerQueues to consume.
 	WorkerConcurrency int
 	WorkerQueues      []string
@@ -59,6 +67,7 @@ type Config struct {
 type Engine struct {
 	Store     state.Store
 	Broker    queue.Broker
+	Hot       state.Hot
 	Scheduler *scheduler.Scheduler
 	Worker    *worker.Worker
 	Registry  *steps.Registry
@@ -95,19 +104,22 @@ func Open(ctx context.Context, cfg Config) (e *Engine, err error) {
 	if err := e.openBroker(ctx, cfg, log); err != nil {
 		return nil, err
 	}
+	if err := e.openHot(ctx, cfg, log); err != nil {
+		return nil, err
+	}
 	e.Registry = cfg.Registry
 	if e.Registry == nil {
 		e.Registry = steps.Builtins()
 	}
 	if cfg.Scheduler {
-		e.Scheduler, err = scheduler.New(scheduler.Config{Store: e.Store, Broker: e.Broker, Logger: log, Registerer: cfg.Registerer})
+		e.Scheduler, err = scheduler.New(scheduler.Config{Store: e.Store, Broker: e.Broker, Hot: e.Hot, RelayPoll: cfg.RelayPoll, Logger: log, Registerer: cfg.Registerer})
 		if err != nil {
 			return nil, err
 		}
 	}
 	if cfg.Worker {
 		e.Worker, err = worker.New(worker.Config{
-			Broker: e.Broker, Registry: e.Registry, Blobs: e.Store, Queues: cfg.WorkerQueues,
+			Broker: e.Broker, Hot: e.Hot, Registry: e.Registry, Blobs: e.Store, Queues: cfg.WorkerQueues,
 			Concurrency: cfg.WorkerConcurrency, Logger: log, Registerer: cfg.Registerer,
 			Fallback: steps.PythonHandler(steps.PythonConfig{Python: cfg.Python, Paths: cfg.PythonPaths}),
 		})
@@ -171,6 +183,23 @@ func (e *Engine) openBroker(ctx context.Context, cfg Config, log *slog.Logger) e
 		return fmt.Errorf("engine: unsupported queue URL %q (want nats://... or redis://...)", redact(u))
 	}
 	e.closers = append(e.closers, e.Broker.Close)
+	return nil
+}
+
+func (e *Engine) openHot(ctx context.Context, cfg Config, log *slog.Logger) error {
+	switch u := cfg.RedisURL; {
+	case u == "":
+		e.Hot = statemem.New(statemem.Config{})
+	case strings.HasPrefix(u, "redis://"), strings.HasPrefix(u, "rediss://"):
+		h, err := stateredis.New(ctx, stateredis.Config{URL: u, Prefix: cfg.Prefix + ":", Logger: log})
+		if err != nil {
+			return fmt.Errorf("engine: redis hot state: %w", err)
+		}
+		e.Hot = h
+	default:
+		return fmt.Errorf("engine: unsupported redis URL %q (want redis://...)", redact(u))
+	}
+	e.closers = append(e.closers, e.Hot.Close)
 	return nil
 }
 

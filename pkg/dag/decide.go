@@ -171,7 +171,22 @@ func (d *decider) apply(ev Event) error {
 	}
 	s := &st.Steps[i]
 	switch ev.Type {
-	case EventStepSucceeded, EventStepFailed:
+	case EventStepFailed:
+		if s.Status == StepWaiting && (ev.Iteration == 0 || ev.Iteration == s.Iteration) {
+			// A human step that timed out (or was rejected by policy) fails
+			// like a task step, without retries.
+			st.Waiting--
+			s.Status = StepRunning
+			se := ev.Error
+			if se == nil {
+				se = &StepError{Message: "human input failed"}
+			}
+			se.Retryable, se.Snooze = false, false
+			d.failed(i, se)
+			return nil
+		}
+		fallthrough
+	case EventStepSucceeded:
 		if s.Status != StepRunning || s.Iteration != ev.Iteration || s.Attempt != ev.Attempt {
 			return fmt.Errorf("%w: step %q is %s at iteration %d attempt %d, event is for %d/%d", ErrStale, ev.StepID, s.Status, s.Iteration, s.Attempt, ev.Iteration, ev.Attempt)
 		}
@@ -378,7 +393,7 @@ func (d *decider) complete(v int, output any) {
 
 // route evaluates v's outgoing edges in document order. Every edge whose
 // condition holds is taken (fan-out); else edges are taken when no sibling
-// holds. Untaken edges resolve (and skip) their targets.
+// condition holds (unconditional siblings do not count). Untaken edges resolve (and skip) their targets.
 func (d *decider) route(v int) {
 	n := d.g.steps[v]
 	sc := &scope{d: d, self: v}
@@ -389,7 +404,10 @@ func (d *decider) route(v int) {
 		if e.isElse {
 			continue
 		}
-		if e.cond == nil || e.cond.Eval(sc) {
+		switch {
+		case e.cond == nil:
+			taken[k] = true // unconditional: not a rival of else
+		case e.cond.Eval(sc):
 			taken[k] = true
 			any = true
 		}

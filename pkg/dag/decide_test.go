@@ -468,3 +468,15 @@ func TestNewRunParameters(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, map[string]any{"a": 1, "b": 2.0}, st.Params)
 }
+
+func TestDecideElseIgnoresUnconditionalSiblings(t *testing.T) {
+	t.Parallel()
+	g := mustLoad(t, `{"steps":[{"id":"a","step_class":"e"},{"id":"hi","step_class":"e"},{"id":"lo","step_class":"e"},{"id":"log","step_class":"e"}],
+		"flow":{"start_at":"a","paths":[{"from":"a","to":"hi","condition":"result.v > 1"},
+		{"from":"a","to":"lo","condition":"else"},{"from":"a","to":"log"}]}}`)
+	s := newSim(t, g, nil)
+	s.funcs["a"] = func(dag.Action) (any, *dag.StepError) { return map[string]any{"v": 0.0}, nil }
+	s.run()
+	require.Equal(t, []string{"a", "lo", "log"}, s.started)
+	require.Equal(t, []string{"hi"}, s.skipped)
+}

@@ -386,6 +386,9 @@ func (s *Scheduler) translate(ctx context.Context, g *dag.Graph, st *dag.RunStat
 				ht.Deadline = &dl
 			}
 			u.HumanTasks = append(u.HumanTasks, ht)
+			if ht.Deadline != nil {
+				u.Outbox = append(u.Outbox, humanTimeoutMessage(ht, 1))
+			}
 			u.Attempts = append(u.Attempts, state.StepAttempt{RunID: st.RunID, StepID: a.StepID, Iteration: a.Iteration, Attempt: 1, Status: "waiting"})
 		case dag.ActionCancelStep:
 			u.Attempts = append(u.Attempts, state.StepAttempt{RunID: st.RunID, StepID: a.StepID, Iteration: a.Iteration, Attempt: stepAttempt(g, st, a.StepID), Status: "cancelled"})
@@ -448,6 +451,10 @@ func (s *Scheduler) handle(ctx context.Context, d queue.Delivery) {
 		return
 	}
 	log := s.log.With("run_id", c.RunID, "step_id", c.StepID, "iteration", c.Iteration, "attempt", c.Attempt)
+	if c.Kind == kindHumanTimeout {
+		s.settle(ctx, d, log, s.humanTimeout(ctx, &c))
+		return
+	}
 	ev := dag.Event{StepID: c.StepID, Iteration: c.Iteration, Attempt: c.Attempt, At: c.EndedAt, Reason: c.WorkerID}
 	if c.Error != nil {
 		ev.Type = dag.EventStepFailed
@@ -472,7 +479,12 @@ func (s *Scheduler) handle(ctx context.Context, d queue.Delivery) {
 			}
 		}
 	}
-	err := s.Apply(ctx, c.RunID, ev)
+	s.settle(ctx, d, log, s.Apply(ctx, c.RunID, ev))
+}
+
+// settle acks an applied (or harmlessly stale) event and hands back one
+// whose application failed, for redelivery.
+func (s *Scheduler) settle(ctx context.Context, d queue.Delivery, log *slog.Logger, err error) {
 	switch {
 	case err == nil, errors.Is(err, dag.ErrStale), errors.Is(err, dag.ErrUnknownStep), errors.Is(err, state.ErrNotFound):
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ia-modules/ia-go/pkg/queue"
+	"github.com/ia-modules/ia-go/pkg/state"
 	"github.com/ia-modules/ia-go/pkg/steps"
 )
 
@@ -40,6 +41,9 @@ type Config struct {
 	// Fallback runs steps whose class is not registered but that name a
 	// module (Python steps through the exec shim). Nil: such steps fail.
 	Fallback steps.Handler
+	// Hot delivers cancellations of in-flight steps (live "step_cancelled"
+	// events); nil: steps are only cancelled by their timeout or Stop.
+	Hot state.Hot
 	// Blobs holds large payloads; nil keeps everything inline.
 	Blobs Blobs
 	// Queues to consume; default [queue.DefaultTaskQueue].
@@ -68,6 +72,7 @@ type Worker struct {
 
 	mu       sync.Mutex
 	subs     []queue.Subscription
+	stopHot  func()
 	inflight map[string]context.CancelFunc
 	started  bool
 }
@@ -117,8 +122,33 @@ func (w *Worker) Start(ctx context.Context) error {
 		}
 		w.subs = append(w.subs, sub)
 	}
+	if w.cfg.Hot != nil {
+		events, stop, err := w.cfg.Hot.EventSubscribe(ctx, "")
+		if err != nil {
+			w.log.WarnContext(ctx, "worker: no live cancellations", "error", err)
+		} else {
+			w.stopHot = stop
+			go w.watchCancels(events)
+		}
+	}
 	w.started = true
 	return nil
+}
+
+// watchCancels cancels in-flight steps the scheduler cancelled.
+func (w *Worker) watchCancels(events <-chan state.Event) {
+	for ev := range events {
+		if ev.Type != "step_cancelled" {
+			continue
+		}
+		var d struct {
+			Iteration int `json:"iteration"`
+		}
+		_ = json.Unmarshal(ev.Data, &d)
+		if w.CancelStep(ev.RunID, ev.StepID, d.Iteration) {
+			w.log.Info("worker: step cancelled", "run_id", ev.RunID, "step_id", ev.StepID)
+		}
+	}
 }
 
 // Stop stops taking tasks and waits, within ctx, for in-flight steps to
@@ -129,6 +159,10 @@ func (w *Worker) Stop(ctx context.Context) error {
 	subs := w.subs
 	w.subs = nil
 	w.started = false
+	if w.stopHot != nil {
+		w.stopHot()
+		w.stopHot = nil
+	}
 	w.mu.Unlock()
 	done := make(chan error, 1)
 	go func() {

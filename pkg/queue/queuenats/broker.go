@@ -104,19 +104,41 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("queuenats: jetstream: %w", err)
 	}
 	b.js = js
-	b.stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	scfg := jetstream.StreamConfig{
 		Name:        b.streamName(),
 		Description: "ia-modules work queues",
 		Subjects:    []string{cfg.Prefix + ".q.>"},
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
 		Duplicates:  cfg.DuplicateWindow,
-	})
+	}
+	for attempt := 1; ; attempt++ {
+		b.stream, err = js.CreateOrUpdateStream(ctx, scfg)
+		if !isStoreRace(err) || attempt == storeRaceAttempts {
+			break
+		}
+		select {
+		case <-time.After(time.Duration(attempt) * 20 * time.Millisecond):
+		case <-ctx.Done():
+		}
+	}
 	if err != nil {
 		b.closeConn()
 		return nil, fmt.Errorf("queuenats: create stream %s: %w", b.streamName(), err)
 	}
 	return b, nil
+}
+
+// storeRaceAttempts bounds the retries of isStoreRace failures.
+const storeRaceAttempts = 5
+
+// isStoreRace reports the server failing to create a stream's store
+// directory (JSStreamStoreFailedF). nats-server removes the account's
+// streams directory when its last stream is deleted, so a create racing
+// that delete fails once and succeeds when tried again.
+func isStoreRace(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.ErrorCode(10049)
 }
 
 func (b *Broker) streamName() string           { return b.cfg.Prefix + "_q" }

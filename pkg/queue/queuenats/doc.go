@@ -12,11 +12,13 @@
 //
 // Publish waits for the stream's acknowledgement and sets Nats-Msg-Id to
 // Message.ID, so the server drops a repeat within [Config.DuplicateWindow].
-// Subscribers use the streaming pull API (Consumer.Messages): a pull request
+// Subscribers use the streaming pull API (Consumer.Consume): a pull request
 // is always outstanding, so a message reaches an idle subscriber as soon as
 // it is stored, with no polling; on loopback the publish-to-handler hop
 // takes a few hundred microseconds (BenchmarkHop). Each subscriber
-// prefetches at most Concurrency messages beyond those it is handling.
+// prefetches at most Concurrency messages beyond those it is handling, and
+// pull requests expire after 2s so that a request the server left unfilled
+// stalls delivery for at most that long.
 //
 // Ack waits for the server's confirmation (DoubleAck). Nak maps to Nak or
 // NakWithDelay, Term to Term and InProgress to a +WPI heartbeat that restarts

@@ -14,10 +14,6 @@ import (
 	"github.com/ia-modules/ia-go/pkg/queue"
 )
 
-// errorBackoff spaces out retries when the message iterator keeps failing
-// (for example while the server restarts), so the loop does not spin.
-const errorBackoff = 100 * time.Millisecond
-
 // Subscribe binds to the queue's durable consumer, creating it if needed,
 // and hands each message to h on up to cfg.Concurrency goroutines. All
 // subscribers of a queue share that consumer, so they compete for messages.
@@ -49,17 +45,9 @@ func (b *Broker) Subscribe(ctx context.Context, q string, cfg queue.SubscribeCon
 	if err != nil {
 		return nil, fmt.Errorf("queuenats: consumer %s: %w", q, err)
 	}
-	it, err := c.Messages(
-		jetstream.PullMaxMessages(conc),
-		jetstream.WithMessagesErrOnMissingHeartbeat(false),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("queuenats: consume %s: %w", q, err)
-	}
 	s := &subscription{
 		b:     b,
 		queue: q,
-		it:    it,
 		h:     h,
 		sem:   make(chan struct{}, conc),
 		done:  make(chan struct{}),
@@ -69,10 +57,26 @@ func (b *Broker) Subscribe(ctx context.Context, q string, cfg queue.SubscribeCon
 	// stop handled by AfterFunc below.
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 
+	// Consume, unlike Messages, never drops a message when its buffer is
+	// full: Messages' fixed-size channel can overflow with status messages
+	// and lose a delivery until AckWait. The callback blocks while every
+	// handler is busy, which is what bounds the prefetch.
+	s.cc, err = c.Consume(s.dispatch,
+		jetstream.PullMaxMessages(conc),
+		jetstream.PullExpiry(pullExpiry),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			s.log.WarnContext(s.ctx, "queuenats: consume", slog.Any("error", err))
+		}),
+	)
+	if err != nil {
+		s.cancel()
+		return nil, fmt.Errorf("queuenats: consume %s: %w", q, err)
+	}
+
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		it.Stop()
+		s.cc.Stop()
 		s.cancel()
 		return nil, queue.ErrClosed
 	}
@@ -85,7 +89,11 @@ func (b *Broker) Subscribe(ctx context.Context, q string, cfg queue.SubscribeCon
 		defer stopAfter()
 		defer b.forget(s)
 		defer s.cancel()
-		s.run()
+		<-s.cc.Closed()
+		// Closed may not wait for a callback that is still returning.
+		s.mu.Lock()
+		s.waiting = true
+		s.mu.Unlock()
 		s.wg.Wait()
 	}()
 	return s, nil
@@ -94,48 +102,43 @@ func (b *Broker) Subscribe(ctx context.Context, q string, cfg queue.SubscribeCon
 type subscription struct {
 	b      *Broker
 	queue  string
-	it     jetstream.MessagesContext
+	cc     jetstream.ConsumeContext
 	h      queue.Handler
 	sem    chan struct{}
 	log    *slog.Logger
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
 	done   chan struct{}
+
+	mu      sync.Mutex
+	waiting bool           // set before wg.Wait; no wg.Go after it
+	wg      sync.WaitGroup // handlers
 
 	drainOnce sync.Once
 	stopOnce  sync.Once
 }
 
-// run dispatches messages until the iterator is closed. A slot is taken
-// before Next so that no message is pulled out of the buffer while every
-// handler is busy.
-func (s *subscription) run() {
-	for {
-		select {
-		case s.sem <- struct{}{}:
-		case <-s.ctx.Done():
-			return
-		}
-		m, err := s.it.Next()
-		if err != nil {
-			<-s.sem
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return
-			}
-			s.log.WarnContext(s.ctx, "queuenats: next message", slog.Any("error", err))
-			select {
-			case <-time.After(errorBackoff):
-			case <-s.ctx.Done():
-				return
-			}
-			continue
-		}
-		s.wg.Go(func() {
-			defer func() { <-s.sem }()
-			s.handle(m)
-		})
+// dispatch is the Consume callback. It takes a handler slot first, so that
+// at most Concurrency handlers run and the rest wait in the client buffer.
+func (s *subscription) dispatch(m jetstream.Msg) {
+	select {
+	case s.sem <- struct{}{}:
+	case <-s.ctx.Done():
+		// Hard stop: hand the message back now rather than after AckWait.
+		_ = m.Nak()
+		return
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.waiting {
+		<-s.sem
+		_ = m.Nak()
+		return
+	}
+	s.wg.Go(func() {
+		defer func() { <-s.sem }()
+		s.handle(m)
+	})
 }
 
 func (s *subscription) handle(m jetstream.Msg) {
@@ -154,7 +157,7 @@ func (s *subscription) handle(m jetstream.Msg) {
 // Stop drains: no new pulls, buffered messages are still handled, then it
 // waits for handlers within ctx. If ctx ends first it hard-stops.
 func (s *subscription) Stop(ctx context.Context) error {
-	s.drainOnce.Do(s.it.Drain)
+	s.drainOnce.Do(s.cc.Drain)
 	select {
 	case <-s.done:
 		return nil
@@ -168,7 +171,14 @@ func (s *subscription) Stop(ctx context.Context) error {
 // cancels handler contexts.
 func (s *subscription) hardStop() {
 	s.stopOnce.Do(func() {
-		s.it.Stop()
 		s.cancel()
+		s.cc.Stop()
 	})
 }
+
+// pullExpiry bounds each pull request. Under concurrent publishing the
+// server sometimes leaves a pull request unfilled while messages are
+// pending (seen with nats-server 2.x, both Consume and Messages); the
+// client only notices when the request expires, so a short expiry bounds
+// that stall. The cost is one idle pull request per subscriber per expiry.
+const pullExpiry = 2 * time.Second

@@ -448,7 +448,8 @@ func Exercise(t *testing.T, newBroker func(t *testing.T) queue.Broker, opts ...O
 		case <-time.After(4 * waitTimeout):
 			mu.Lock()
 			defer mu.Unlock()
-			t.Fatalf("only %d of %d messages delivered", len(counts), n)
+			st, err := bundle.b.Stats(context.Background(), bundle.q)
+			t.Fatalf("only %d of %d messages delivered; stats %+v %v", len(counts), n, st, err)
 		}
 		mu.Lock()
 		defer mu.Unlock()

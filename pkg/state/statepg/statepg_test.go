@@ -87,7 +87,7 @@ func TestNewConcurrentMigrations(t *testing.T) {
 	defer s.Close()
 	var n int
 	require.NoError(t, s.Pool().QueryRow(t.Context(), `SELECT count(*) FROM `+schema+`.schema_migrations`).Scan(&n))
-	require.Equal(t, 1, n)
+	require.Equal(t, 2, n, "001_init and 002_auth")
 }
 
 func TestNewConfig(t *testing.T) {

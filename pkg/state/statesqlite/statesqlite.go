@@ -96,9 +96,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		r.SetMaxOpenConns(rc)
 		s.r = r
 	}
-	if _, err := w.ExecContext(ctx, schemaSQL); err != nil {
-		_ = s.Close()
-		return nil, fmt.Errorf("statesqlite: create tables: %w", err)
+	for _, ddl := range []string{schemaSQL, authSchemaSQL} {
+		if _, err := w.ExecContext(ctx, ddl); err != nil {
+			_ = s.Close()
+			return nil, fmt.Errorf("statesqlite: create tables: %w", err)
+		}
 	}
 	return s, nil
 }

@@ -1,0 +1,225 @@
+package bench
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Defaults for Config's zero values.
+const (
+	DefaultRuns              = 100
+	DefaultConcurrency       = 100
+	DefaultDuration          = 10 * time.Second
+	DefaultWorkerConcurrency = 64
+	DefaultDatabaseURL       = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	DefaultNATSURL           = "nats://127.0.0.1:4222"
+	DefaultRedisURL          = "redis://127.0.0.1:6379/0"
+)
+
+// Modes and queues accepted by Config.
+const (
+	ModeEmbedded    = "embedded"
+	ModeDistributed = "distributed"
+	ModeBoth        = "both"
+	QueueNATS       = "nats"
+	QueueAsynq      = "asynq"
+)
+
+// Config selects what to measure. Zero values take the defaults.
+type Config struct {
+	// Mode is ModeEmbedded, ModeDistributed or ModeBoth. Default ModeEmbedded.
+	Mode string
+	// Queue is the distributed broker: QueueNATS (JetStream) or QueueAsynq.
+	// Default QueueNATS. Embedded mode always runs on in-process NATS.
+	Queue string
+	// Runs is how many runs are made one at a time, per workload, for the
+	// hop and first-step figures. Default DefaultRuns.
+	Runs int
+	// Concurrency is how many runs are in flight in the saturated phase.
+	// Default DefaultConcurrency.
+	Concurrency int
+	// Duration is the length of each saturated phase. Default DefaultDuration.
+	Duration time.Duration
+	// WorkerConcurrency is the worker's per-queue concurrency (and the raw
+	// consumer's). Default DefaultWorkerConcurrency.
+	WorkerConcurrency int
+	// DatabaseURL is the distributed Postgres. Default IA_DATABASE_URL, then
+	// TEST_DATABASE_URL, then DefaultDatabaseURL.
+	DatabaseURL string
+	// QueueURL is the distributed broker. Default IA_QUEUE_URL when it
+	// matches Queue, then TEST_NATS_URL or TEST_REDIS_URL, then
+	// DefaultNATSURL or DefaultRedisURL.
+	QueueURL string
+	// Workloads to measure. Default Workloads(): the 10-step chain and the
+	// 1-50-1 fan-out.
+	Workloads []Workload
+	// Progress receives one line per phase and per second of saturated
+	// load. Nil: io.Discard.
+	Progress io.Writer
+}
+
+func (c *Config) setDefaults() error {
+	c.Mode = cmp.Or(c.Mode, ModeEmbedded)
+	c.Queue = cmp.Or(c.Queue, QueueNATS)
+	c.Runs = cmp.Or(c.Runs, DefaultRuns)
+	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
+	c.Duration = cmp.Or(c.Duration, DefaultDuration)
+	c.WorkerConcurrency = cmp.Or(c.WorkerConcurrency, DefaultWorkerConcurrency)
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+	if len(c.Workloads) == 0 {
+		c.Workloads = Workloads()
+	}
+	switch c.Mode {
+	case ModeEmbedded, ModeDistributed, ModeBoth:
+	default:
+		return fmt.Errorf("bench: mode %q: want embedded, distributed or both", c.Mode)
+	}
+	if c.Queue != QueueNATS && c.Queue != QueueAsynq {
+		return fmt.Errorf("bench: queue %q: want nats or asynq", c.Queue)
+	}
+	if c.Runs < 1 || c.Concurrency < 1 || c.Duration <= 0 || c.WorkerConcurrency < 1 {
+		return errors.New("bench: runs, concurrency, duration and worker concurrency must be positive")
+	}
+	c.DatabaseURL = cmp.Or(c.DatabaseURL, os.Getenv("IA_DATABASE_URL"), os.Getenv("TEST_DATABASE_URL"), DefaultDatabaseURL)
+	if c.QueueURL == "" {
+		env := os.Getenv("IA_QUEUE_URL")
+		if c.Queue == QueueNATS {
+			if !strings.HasPrefix(env, "nats://") && !strings.HasPrefix(env, "tls://") {
+				env = ""
+			}
+			c.QueueURL = cmp.Or(env, os.Getenv("TEST_NATS_URL"), DefaultNATSURL)
+		} else {
+			if !strings.HasPrefix(env, "redis://") && !strings.HasPrefix(env, "rediss://") {
+				env = ""
+			}
+			c.QueueURL = cmp.Or(env, os.Getenv("TEST_REDIS_URL"), DefaultRedisURL)
+		}
+	}
+	return nil
+}
+
+// Target is one engine setup to measure. Empty URLs mean embedded.
+type Target struct {
+	// Name labels the target in the report: "embedded", "distributed/nats".
+	Name        string
+	DatabaseURL string
+	QueueURL    string
+	// Prefix namespaces the schema, stream and queues; unique when empty.
+	Prefix string
+	// WorkerConcurrency per queue; default DefaultWorkerConcurrency.
+	WorkerConcurrency int
+}
+
+// Targets lists the targets cfg selects.
+func (c Config) Targets() []Target {
+	var ts []Target
+	if c.Mode == ModeEmbedded || c.Mode == ModeBoth {
+		ts = append(ts, Target{Name: "embedded", WorkerConcurrency: c.WorkerConcurrency})
+	}
+	if c.Mode == ModeDistributed || c.Mode == ModeBoth {
+		ts = append(ts, Target{Name: "distributed/" + c.Queue, DatabaseURL: c.DatabaseURL, QueueURL: c.QueueURL,
+			WorkerConcurrency: c.WorkerConcurrency})
+	}
+	return ts
+}
+
+func uniquePrefix() string {
+	return "bench_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
+}
+
+// Figures are the measurements of one workload on one target, or of the raw
+// broker chain.
+type Figures struct {
+	RunsPerSec  float64
+	StepsPerSec float64
+	HopP50      time.Duration
+	HopP99      time.Duration
+	// FirstP50 and FirstP99: Submit (raw: publish) to the first step's start
+	// on an idle system.
+	FirstP50 time.Duration
+	FirstP99 time.Duration
+	Hops     int // hop samples behind HopP50/HopP99
+}
+
+// Row is one workload on one target with its raw baseline.
+type Row struct {
+	Target   string
+	Workload string
+	Engine   Figures
+	Raw      Figures
+}
+
+// Report is the result of Run.
+type Report struct {
+	Config  Config
+	Started time.Time
+	Rows    []Row
+}
+
+// Run measures every target cfg selects and returns the report. Progress
+// goes to cfg.Progress.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	rep := &Report{Config: cfg, Started: time.Now()}
+	for _, t := range cfg.Targets() {
+		rows, err := RunTarget(ctx, cfg, t)
+		if err != nil {
+			return rep, fmt.Errorf("bench %s: %w", t.Name, err)
+		}
+		rep.Rows = append(rep.Rows, rows...)
+	}
+	return rep, nil
+}
+
+// RunTarget measures both workloads on t, then the raw broker under t.
+func RunTarget(ctx context.Context, cfg Config, t Target) ([]Row, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	p := cfg.Progress
+	fmt.Fprintf(p, "%s: opening engine\n", t.Name)
+	h, err := OpenEngine(ctx, t, cfg.Workloads...)
+	if err != nil {
+		return nil, err
+	}
+	var rows []Row
+	for _, w := range cfg.Workloads {
+		f, err := h.Measure(ctx, w, cfg)
+		if err != nil {
+			_ = h.Close(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("%s: %w", w.Name, err)
+		}
+		rows = append(rows, Row{Target: t.Name, Workload: w.Name, Engine: f})
+	}
+	if err := h.Close(context.WithoutCancel(ctx)); err != nil {
+		return nil, fmt.Errorf("closing engine: %w", err)
+	}
+	fmt.Fprintf(p, "%s: raw broker chain\n", t.Name)
+	raw, err := OpenRaw(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	rf, err := raw.Measure(ctx, cfg)
+	if cerr := raw.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("closing raw broker: %w", cerr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("raw: %w", err)
+	}
+	for i := range rows {
+		rows[i].Raw = rf
+	}
+	return rows, nil
+}

@@ -1,0 +1,420 @@
+package bench
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ia-modules/ia-go/internal/engine"
+	"github.com/ia-modules/ia-go/pkg/queue"
+	"github.com/ia-modules/ia-go/pkg/scheduler"
+	"github.com/ia-modules/ia-go/pkg/state"
+	"github.com/ia-modules/ia-go/pkg/steps"
+)
+
+const (
+	// idlePause separates the one-at-a-time runs so each starts on an idle
+	// system (asynq subscribers fall back to polling when idle).
+	idlePause = 20 * time.Millisecond
+	// runTimeout bounds how long one run may take before the bench fails.
+	runTimeout = 60 * time.Second
+	warmupRuns = 3
+)
+
+// Harness is an opened engine with the bench pipelines imported.
+type Harness struct {
+	Target  Target
+	Engine  *engine.Engine
+	tracker *tracker
+	prefix  string
+	// versions maps workload names to pipeline version ids.
+	versions map[string]string
+}
+
+// OpenEngine opens and starts an engine (scheduler and worker) for t and
+// imports ws (default Workloads()). Workloads' final step ids must differ.
+func OpenEngine(ctx context.Context, t Target, ws ...Workload) (*Harness, error) {
+	h := &Harness{Target: t, prefix: cmp.Or(t.Prefix, uniquePrefix()), versions: map[string]string{}}
+	if len(ws) == 0 {
+		ws = Workloads()
+	}
+	finals := make([]string, 0, len(ws))
+	for _, w := range ws {
+		finals = append(finals, w.Final)
+	}
+	h.tracker = newTracker(finals...)
+	reg := steps.Builtins()
+	reg.Register(NoopClass, h.tracker.Handler())
+	eng, err := engine.Open(ctx, engine.Config{
+		DatabaseURL: t.DatabaseURL, QueueURL: t.QueueURL, Prefix: h.prefix, Registry: reg,
+		Scheduler: true, Worker: true, WorkerConcurrency: cmp.Or(t.WorkerConcurrency, DefaultWorkerConcurrency),
+	})
+	if err != nil {
+		h.dropNamespace(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	h.Engine = eng
+	for _, w := range ws {
+		pv, _, err := eng.Scheduler.PipelineImport(ctx, w.Name, w.Doc)
+		if err != nil {
+			_ = h.Close(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("importing %s: %w", w.Name, err)
+		}
+		h.versions[w.Name] = pv.ID
+	}
+	if err := eng.Start(ctx); err != nil {
+		_ = h.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return h, nil
+}
+
+// Close stops the engine and drops the target's namespace.
+func (h *Harness) Close(ctx context.Context) error {
+	stop, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err := h.Engine.Close(stop)
+	if derr := h.dropNamespace(stop); derr != nil {
+		err = errors.Join(err, derr)
+	}
+	return err
+}
+
+// dropNamespace removes what a distributed engine left on the servers: the
+// Postgres schema, the JetStream stream or the asynq queues. Embedded data
+// lives in a temporary directory that the engine removes itself.
+func (h *Harness) dropNamespace(ctx context.Context) error {
+	var errs []error
+	if u := h.Target.DatabaseURL; strings.HasPrefix(u, "postgres") {
+		conn, err := pgx.Connect(ctx, u)
+		if err == nil {
+			_, err = conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{h.prefix}.Sanitize()+` CASCADE`)
+			_ = conn.Close(ctx)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("dropping schema %s: %w", h.prefix, err))
+		}
+	}
+	errs = append(errs, dropQueues(ctx, h.Target.QueueURL, h.prefix, queue.DefaultTaskQueue, queue.EventsQueue))
+	return errors.Join(errs...)
+}
+
+// dropQueues deletes the stream (JetStream) or the asynq queues named after
+// prefix on the broker at url.
+func dropQueues(ctx context.Context, url, prefix string, queues ...string) error {
+	switch {
+	case strings.HasPrefix(url, "nats://"), strings.HasPrefix(url, "tls://"):
+		nc, err := nats.Connect(url)
+		if err != nil {
+			return fmt.Errorf("dropping stream: %w", err)
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return err
+		}
+		// queuenats names its stream <prefix>_q.
+		if err := js.DeleteStream(ctx, prefix+"_q"); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("dropping stream %s_q: %w", prefix, err)
+		}
+	case strings.HasPrefix(url, "redis://"), strings.HasPrefix(url, "rediss://"):
+		opts, err := redis.ParseURL(url)
+		if err != nil {
+			return err
+		}
+		rdb := redis.NewClient(opts)
+		defer rdb.Close()
+		insp := asynq.NewInspectorFromRedisClient(rdb)
+		var errs []error
+		// queueasynq names queue q <prefix>:q, plus :high and :low.
+		for _, q := range queues {
+			for _, name := range []string{prefix + ":" + q, prefix + ":" + q + ":high", prefix + ":" + q + ":low"} {
+				if err := insp.DeleteQueue(name, true); err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
+					errs = append(errs, fmt.Errorf("dropping asynq queue %s: %w", name, err))
+				}
+			}
+		}
+		return errors.Join(errs...)
+	}
+	return nil
+}
+
+// Sample is what one run at a time yields.
+type Sample struct {
+	// First is Submit to the first step's start.
+	First time.Duration
+	// Hops are step-to-next-step hops, one per step with predecessors.
+	Hops []time.Duration
+	// Total is Submit to the run's completion in the store.
+	Total time.Duration
+}
+
+// RunOnce submits one run of w, waits until it has completed in the store
+// and reads its hops back from the step attempts.
+func (h *Harness) RunOnce(ctx context.Context, w Workload) (Sample, error) {
+	st := h.Engine.Store
+	submitted := time.Now()
+	run, err := h.submit(ctx, w)
+	if err != nil {
+		return Sample{}, err
+	}
+	if err := h.tracker.wait(ctx, run.ID, runTimeout); err != nil {
+		return Sample{}, err
+	}
+	if err := waitFinished(ctx, st, run.ID); err != nil {
+		return Sample{}, err
+	}
+	total := time.Since(submitted)
+	attempts, err := st.StepAttemptList(ctx, run.ID)
+	if err != nil {
+		return Sample{}, err
+	}
+	type span struct{ start, end time.Time }
+	spans := map[string]span{}
+	for _, a := range attempts {
+		if a.Status != "succeeded" || len(a.Output) == 0 {
+			continue
+		}
+		var s stamp
+		if err := json.Unmarshal(a.Output, &s); err != nil {
+			return Sample{}, fmt.Errorf("step %s output: %w", a.StepID, err)
+		}
+		start, end, err := s.times()
+		if err != nil {
+			return Sample{}, fmt.Errorf("step %s: %w", a.StepID, err)
+		}
+		// A retried step keeps its last successful attempt.
+		spans[a.StepID] = span{start, end}
+	}
+	if len(spans) != w.Steps {
+		return Sample{}, fmt.Errorf("run %s: %d of %d steps succeeded", run.ID, len(spans), w.Steps)
+	}
+	smp := Sample{First: spans[w.First].start.Sub(submitted), Total: total}
+	for id, preds := range w.Preds {
+		var last time.Time
+		for _, p := range preds {
+			if e := spans[p].end; e.After(last) {
+				last = e
+			}
+		}
+		smp.Hops = append(smp.Hops, spans[id].start.Sub(last))
+	}
+	return smp, nil
+}
+
+func (h *Harness) submit(ctx context.Context, w Workload) (*state.Run, error) {
+	id, ok := h.versions[w.Name]
+	if !ok {
+		return nil, fmt.Errorf("workload %s is not imported", w.Name)
+	}
+	run, _, err := h.Engine.Scheduler.Submit(ctx, &scheduler.SubmitParams{PipelineVersionID: id, Input: map[string]any{}, CreatedBy: "bench"})
+	if err != nil {
+		return nil, fmt.Errorf("submit %s: %w", w.Name, err)
+	}
+	return run, nil
+}
+
+// waitFinished polls the store until the run is terminal; it must have
+// completed. It is called once the final step has ended, so only the
+// scheduler's last decision is left.
+func waitFinished(ctx context.Context, st state.Store, runID string) error {
+	deadline := time.Now().Add(runTimeout)
+	delay := 200 * time.Microsecond
+	for {
+		run, err := st.RunGet(ctx, runID)
+		if err != nil {
+			return err
+		}
+		switch run.Status {
+		case state.RunCompleted:
+			return nil
+		case state.RunFailed, state.RunCancelled, state.RunWaiting:
+			return fmt.Errorf("run %s ended %s: %s", runID, run.Status, run.Error)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("run %s still %s after %s", runID, run.Status, runTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 20*time.Millisecond)
+	}
+}
+
+// Serial makes n runs of w one at a time, pausing between them so each
+// starts on an idle system, and returns the samples.
+func (h *Harness) Serial(ctx context.Context, w Workload, n int) ([]Sample, error) {
+	out := make([]Sample, 0, n)
+	for range n {
+		select {
+		case <-ctx.Done():
+			return out, ctx.Err()
+		case <-time.After(idlePause):
+		}
+		s, err := h.RunOnce(ctx, w)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// Load is the result of a saturated phase.
+type Load struct {
+	Runs    int64
+	Steps   int64
+	Elapsed time.Duration
+}
+
+// Saturate keeps conc runs of w in flight (closed loop: a run is submitted
+// as soon as one's final step ends) for d, or until maxRuns runs have been
+// submitted when maxRuns > 0. It counts the no-op steps and final steps that
+// ended inside the window, then waits for the runs in flight to complete.
+// tick, when not nil, is called about once a second.
+func (h *Harness) Saturate(ctx context.Context, w Workload, conc int, d time.Duration, maxRuns int64, tick func(Load)) (Load, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	steps0, runs0 := h.tracker.steps.Load(), h.tracker.runs.Load()
+	start := time.Now()
+	deadline := start.Add(d)
+	var (
+		mu        sync.Mutex
+		firstErr  error
+		submitted int64
+		last      = make([]string, conc)
+		wg        sync.WaitGroup
+	)
+	more := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstErr != nil || time.Now().After(deadline) || (maxRuns > 0 && submitted >= maxRuns) {
+			return false
+		}
+		submitted++
+		return true
+	}
+	for i := range conc {
+		wg.Go(func() {
+			for more() {
+				run, err := h.submit(ctx, w)
+				if err == nil {
+					last[i] = run.ID
+					err = h.tracker.wait(ctx, run.ID, runTimeout)
+				}
+				if err != nil {
+					mu.Lock()
+					firstErr = cmp.Or(firstErr, err)
+					mu.Unlock()
+					cancel()
+					return
+				}
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	var res Load
+	snapshot := func() Load {
+		return Load{Runs: h.tracker.runs.Load() - runs0, Steps: h.tracker.steps.Load() - steps0, Elapsed: time.Since(start)}
+	}
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
+	window := time.NewTimer(d)
+	defer window.Stop()
+	measured := false
+wait:
+	for {
+		select {
+		case <-ticker.C:
+			if tick != nil {
+				tick(snapshot())
+			}
+		case <-window.C:
+			res, measured = snapshot(), true
+		case <-done:
+			break wait
+		}
+	}
+	if !measured {
+		res = snapshot() // maxRuns reached before the window closed
+	}
+	if firstErr != nil {
+		return res, firstErr
+	}
+	for _, id := range last {
+		if id == "" {
+			continue
+		}
+		if err := waitFinished(ctx, h.Engine.Store, id); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// Measure runs w's warm-up, serial and saturated phases and returns its
+// figures, printing progress to cfg.Progress.
+func (h *Harness) Measure(ctx context.Context, w Workload, cfg Config) (Figures, error) {
+	p := cfg.Progress
+	name := h.Target.Name + " " + w.Name
+	if _, err := h.Serial(ctx, w, warmupRuns); err != nil {
+		return Figures{}, fmt.Errorf("warm-up: %w", err)
+	}
+	fmt.Fprintf(p, "%s: %d runs one at a time\n", name, cfg.Runs)
+	samples, err := h.Serial(ctx, w, cfg.Runs)
+	if err != nil {
+		return Figures{}, err
+	}
+	var hops, firsts []time.Duration
+	for _, s := range samples {
+		hops = append(hops, s.Hops...)
+		firsts = append(firsts, s.First)
+	}
+	f := Figures{Hops: len(hops)}
+	f.HopP50, f.HopP99 = percentile(hops, 50), percentile(hops, 99)
+	f.FirstP50, f.FirstP99 = percentile(firsts, 50), percentile(firsts, 99)
+	fmt.Fprintf(p, "%s: hop p50 %s p99 %s, first step p50 %s\n", name, ms(f.HopP50), ms(f.HopP99), ms(f.FirstP50))
+	fmt.Fprintf(p, "%s: %d runs in flight for %s\n", name, cfg.Concurrency, cfg.Duration)
+	load, err := h.Saturate(ctx, w, cfg.Concurrency, cfg.Duration, 0, func(l Load) {
+		if l.Elapsed > cfg.Duration {
+			fmt.Fprintf(p, "  %s %4.0fs: draining the runs in flight\n", name, l.Elapsed.Seconds())
+			return
+		}
+		fmt.Fprintf(p, "  %s %4.0fs: %d runs, %d steps (%.0f steps/s)\n", name, l.Elapsed.Seconds(), l.Runs, l.Steps, float64(l.Steps)/l.Elapsed.Seconds())
+	})
+	if err != nil {
+		return f, err
+	}
+	f.RunsPerSec = float64(load.Runs) / load.Elapsed.Seconds()
+	f.StepsPerSec = float64(load.Steps) / load.Elapsed.Seconds()
+	fmt.Fprintf(p, "%s: %.0f runs/s, %.0f steps/s\n", name, f.RunsPerSec, f.StepsPerSec)
+	return f, nil
+}
+
+// percentile returns the q-th percentile (nearest rank) of ds.
+func percentile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(q/100*float64(len(s))+0.999999) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }

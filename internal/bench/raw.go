@@ -1,0 +1,256 @@
+package bench
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ia-modules/ia-go/pkg/queue"
+	"github.com/ia-modules/ia-go/pkg/queue/queueasynq"
+	"github.com/ia-modules/ia-go/pkg/queue/queuenats"
+)
+
+// RawChainSteps is the length of a raw broker chain.
+const RawChainSteps = 10
+
+const rawQueue = "raw"
+
+// Raw is a bare task chain on a broker: each handler publishes the next
+// task of its chain, then acks, as the worker publishes a completion and
+// acks. No store, no scheduler.
+type Raw struct {
+	Target Target
+	broker queue.Broker
+	sub    queue.Subscription
+	prefix string
+	close  []func()
+	tr     *tracker
+
+	steps atomic.Int64
+	chain atomic.Int64
+
+	mu     sync.Mutex
+	record bool
+	hops   []time.Duration
+	firsts []time.Duration
+}
+
+type rawTask struct {
+	Chain string `json:"chain"`
+	Step  int    `json:"step"`
+	// Prev is when the previous step ended (Unix ns), or when the chain was
+	// published for the first step.
+	Prev int64 `json:"prev"`
+}
+
+// OpenRaw opens t's broker on its own namespace (embedded targets start
+// their own in-process server) and subscribes the chain handler.
+func OpenRaw(ctx context.Context, t Target) (r *Raw, err error) {
+	r = &Raw{Target: t, prefix: uniquePrefix() + "_raw", tr: newTracker()}
+	defer func() {
+		if err != nil {
+			_ = r.Close()
+		}
+	}()
+	switch u := t.QueueURL; {
+	case u == "":
+		dir, err := os.MkdirTemp("", "ia-bench-raw-*")
+		if err != nil {
+			return nil, err
+		}
+		r.close = append(r.close, func() { _ = os.RemoveAll(dir) })
+		srv, err := queuenats.StartEmbedded(ctx, queuenats.EmbeddedConfig{StoreDir: dir})
+		if err != nil {
+			return nil, err
+		}
+		r.close = append(r.close, srv.Shutdown)
+		u = srv.ClientURL()
+		fallthrough
+	case strings.HasPrefix(u, "nats://"), strings.HasPrefix(u, "tls://"):
+		b, err := queuenats.New(ctx, queuenats.Config{URL: u, Prefix: r.prefix, DeleteOnClose: true})
+		if err != nil {
+			return nil, err
+		}
+		r.broker = b
+	case strings.HasPrefix(u, "redis://"), strings.HasPrefix(u, "rediss://"):
+		b, err := queueasynq.New(ctx, queueasynq.Config{RedisURL: u, Prefix: r.prefix, DeleteOnClose: true})
+		if err != nil {
+			return nil, err
+		}
+		r.broker = b
+	default:
+		return nil, fmt.Errorf("raw: unsupported queue URL %q", u)
+	}
+	conc := cmp.Or(t.WorkerConcurrency, DefaultWorkerConcurrency)
+	r.sub, err = r.broker.Subscribe(ctx, rawQueue, queue.SubscribeConfig{Concurrency: conc}, queue.HandlerFunc(r.handle))
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Close stops the consumer, deletes the namespace and stops an embedded
+// server.
+func (r *Raw) Close() error {
+	var err error
+	if r.sub != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = r.sub.Stop(ctx)
+		cancel()
+	}
+	if r.broker != nil {
+		err = cmp.Or(err, r.broker.Close())
+	}
+	for i := len(r.close) - 1; i >= 0; i-- {
+		r.close[i]()
+	}
+	return err
+}
+
+func (r *Raw) handle(ctx context.Context, d queue.Delivery) {
+	start := time.Now()
+	var t rawTask
+	if err := json.Unmarshal(d.Message().Body, &t); err != nil {
+		_ = d.Term(ctx)
+		return
+	}
+	r.steps.Add(1)
+	r.mu.Lock()
+	if r.record {
+		if t.Step == 0 {
+			r.firsts = append(r.firsts, start.Sub(time.Unix(0, t.Prev)))
+		} else {
+			r.hops = append(r.hops, start.Sub(time.Unix(0, t.Prev)))
+		}
+	}
+	r.mu.Unlock()
+	ctx = context.WithoutCancel(ctx)
+	if t.Step+1 < RawChainSteps {
+		next := rawTask{Chain: t.Chain, Step: t.Step + 1, Prev: time.Now().UnixNano()}
+		if err := r.publish(ctx, next); err != nil {
+			_ = d.Nak(ctx, 0)
+			return
+		}
+	} else {
+		r.tr.runs.Add(1)
+		r.tr.finished(t.Chain)
+	}
+	_ = d.Ack(ctx)
+}
+
+func (r *Raw) publish(ctx context.Context, t rawTask) error {
+	body, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	return r.broker.Publish(ctx, queue.Message{ID: fmt.Sprintf("raw.%s.%d", t.Chain, t.Step), Queue: rawQueue, Body: body})
+}
+
+// ChainOnce publishes one chain and waits for its last step.
+func (r *Raw) ChainOnce(ctx context.Context) error {
+	id := fmt.Sprintf("c%d", r.chain.Add(1))
+	if err := r.publish(ctx, rawTask{Chain: id, Prev: time.Now().UnixNano()}); err != nil {
+		return err
+	}
+	return r.tr.wait(ctx, id, runTimeout)
+}
+
+// Measure runs the serial and saturated phases with cfg's sizes.
+func (r *Raw) Measure(ctx context.Context, cfg Config) (Figures, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return Figures{}, err
+	}
+	p := cfg.Progress
+	name := r.Target.Name + " raw"
+	for range warmupRuns {
+		if err := r.ChainOnce(ctx); err != nil {
+			return Figures{}, err
+		}
+	}
+	fmt.Fprintf(p, "%s: %d chains one at a time\n", name, cfg.Runs)
+	r.mu.Lock()
+	r.record, r.hops, r.firsts = true, nil, nil
+	r.mu.Unlock()
+	for range cfg.Runs {
+		select {
+		case <-ctx.Done():
+			return Figures{}, ctx.Err()
+		case <-time.After(idlePause):
+		}
+		if err := r.ChainOnce(ctx); err != nil {
+			return Figures{}, err
+		}
+	}
+	r.mu.Lock()
+	r.record = false
+	hops, firsts := r.hops, r.firsts
+	r.mu.Unlock()
+	f := Figures{Hops: len(hops)}
+	f.HopP50, f.HopP99 = percentile(hops, 50), percentile(hops, 99)
+	f.FirstP50, f.FirstP99 = percentile(firsts, 50), percentile(firsts, 99)
+	fmt.Fprintf(p, "%s: hop p50 %s p99 %s, first step p50 %s\n", name, ms(f.HopP50), ms(f.HopP99), ms(f.FirstP50))
+	fmt.Fprintf(p, "%s: %d chains in flight for %s\n", name, cfg.Concurrency, cfg.Duration)
+	l, err := r.Saturate(ctx, cfg.Concurrency, cfg.Duration, func(l Load) {
+		fmt.Fprintf(p, "  %s %4.0fs: %d chains, %d steps (%.0f steps/s)\n", name, l.Elapsed.Seconds(), l.Runs, l.Steps, float64(l.Steps)/l.Elapsed.Seconds())
+	})
+	if err != nil {
+		return f, err
+	}
+	f.RunsPerSec = float64(l.Runs) / l.Elapsed.Seconds()
+	f.StepsPerSec = float64(l.Steps) / l.Elapsed.Seconds()
+	fmt.Fprintf(p, "%s: %.0f chains/s, %.0f steps/s\n", name, f.RunsPerSec, f.StepsPerSec)
+	return f, nil
+}
+
+// Saturate keeps conc chains in flight for d (closed loop) and counts the
+// steps and chains that ended inside the window.
+func (r *Raw) Saturate(ctx context.Context, conc int, d time.Duration, tick func(Load)) (Load, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	steps0, runs0 := r.steps.Load(), r.tr.runs.Load()
+	start := time.Now()
+	deadline := start.Add(d)
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	for range conc {
+		wg.Go(func() {
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				if err := r.ChainOnce(ctx); err != nil {
+					errOnce.Do(func() { firstErr = err; cancel() })
+					return
+				}
+			}
+		})
+	}
+	snapshot := func() Load {
+		return Load{Runs: r.tr.runs.Load() - runs0, Steps: r.steps.Load() - steps0, Elapsed: time.Since(start)}
+	}
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
+	window := time.NewTimer(d)
+	defer window.Stop()
+	var res Load
+	for measured := false; !measured; {
+		select {
+		case <-ticker.C:
+			if tick != nil {
+				tick(snapshot())
+			}
+		case <-window.C:
+			res, measured = snapshot(), true
+		case <-ctx.Done():
+			res, measured = snapshot(), true
+		}
+	}
+	wg.Wait()
+	return res, firstErr
+}

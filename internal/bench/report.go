@@ -1,0 +1,89 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Goal is a target from the performance issue for one kind of target.
+type Goal struct {
+	HopP50      time.Duration
+	StepsPerSec float64
+	First       time.Duration
+}
+
+// GoalFor returns the issue's targets for a target name: embedded hop p50
+// ≤ 0.5 ms and ≥ 15,000 steps/s; distributed hop p50 ≤ 1.5 ms and ≥ 4,000
+// steps/s; the first step within 5 ms on an idle system for both.
+func GoalFor(target string) Goal {
+	if strings.HasPrefix(target, "embedded") {
+		return Goal{HopP50: 500 * time.Microsecond, StepsPerSec: 15000, First: 5 * time.Millisecond}
+	}
+	return Goal{HopP50: 1500 * time.Microsecond, StepsPerSec: 4000, First: 5 * time.Millisecond}
+}
+
+// Print writes the report as a table, then the targets met and missed.
+func (r *Report) Print(w io.Writer) error {
+	c := r.Config
+	fmt.Fprintf(w, "ia bench: %s; %d serial runs per workload, %d runs in flight for %s, worker concurrency %d\n",
+		r.Started.Format("2006-01-02 15:04 MST"), c.Runs, c.Concurrency, c.Duration, c.WorkerConcurrency)
+	fmt.Fprintf(w, "raw = bare %d-step task chain on the same broker (publish → consume → publish next → ack), no store\n\n", RawChainSteps)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "target\tworkload\tmetric\tengine\traw\tengine/raw\t")
+	for _, row := range r.Rows {
+		e, raw := row.Engine, row.Raw
+		chain := strings.HasPrefix(row.Workload, "chain")
+		lines := []struct {
+			metric string
+			e, r   string
+			ratio  float64
+		}{
+			{"runs/s", rate(e.RunsPerSec), rate(raw.RunsPerSec), e.RunsPerSec / raw.RunsPerSec},
+			{"steps/s", rate(e.StepsPerSec), rate(raw.StepsPerSec), e.StepsPerSec / raw.StepsPerSec},
+			{"hop p50", ms(e.HopP50), ms(raw.HopP50), ratio(e.HopP50, raw.HopP50)},
+			{"hop p99", ms(e.HopP99), ms(raw.HopP99), ratio(e.HopP99, raw.HopP99)},
+			{"first step p50", ms(e.FirstP50), ms(raw.FirstP50), ratio(e.FirstP50, raw.FirstP50)},
+			{"first step p99", ms(e.FirstP99), ms(raw.FirstP99), ratio(e.FirstP99, raw.FirstP99)},
+		}
+		for i, l := range lines {
+			rawCol, ratioCol := l.r, fmt.Sprintf("%.2f", l.ratio)
+			if i == 0 && !chain {
+				// A raw chain is not a fan-out run; only steps compare.
+				rawCol, ratioCol = "-", "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", row.Target, row.Workload, l.metric, l.e, rawCol, ratioCol)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\ntargets (from the performance issue):")
+	for _, row := range r.Rows {
+		g := GoalFor(row.Target)
+		e := row.Engine
+		fmt.Fprintf(w, "  %-18s %-10s hop p50 %s ≤ %s: %s; steps/s %s ≥ %s: %s; first step %s ≤ %s: %s\n", row.Target, row.Workload,
+			ms(e.HopP50), ms(g.HopP50), verdict(e.HopP50 <= g.HopP50),
+			rate(e.StepsPerSec), rate(g.StepsPerSec), verdict(e.StepsPerSec >= g.StepsPerSec),
+			ms(e.FirstP50), ms(g.First), verdict(e.FirstP50 <= g.First))
+	}
+	return nil
+}
+
+func rate(v float64) string { return fmt.Sprintf("%.0f", v) }
+
+func ratio(a, b time.Duration) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
