@@ -67,6 +67,12 @@ func New() *cobra.Command {
 	root.AddCommand(newVisualizeCommand())
 	root.AddCommand(newSchemaCommand())
 	root.AddCommand(newRunCommand())
+	root.AddCommand(newRunsCommand())
+	root.AddCommand(newHumanTasksCommand())
+	root.AddCommand(newPipelinesCommand())
+	root.AddCommand(newTokensCommand())
+	root.AddCommand(newDevCommand())
+	root.AddCommand(newServeCommand())
 	root.AddCommand(newBenchCommand())
 	return root
 }

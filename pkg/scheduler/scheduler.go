@@ -67,6 +67,7 @@ type Scheduler struct {
 
 	graphMu sync.Mutex
 	graphs  map[string]*dag.Graph
+	runs    *runLocks
 
 	kick    chan struct{}
 	mu      sync.Mutex
@@ -94,7 +95,7 @@ func New(cfg Config) (*Scheduler, error) {
 	}
 	return &Scheduler{
 		cfg: cfg, log: log.With("component", "scheduler", "scheduler_id", cfg.ID),
-		metrics: newMetrics(cfg.Registerer), graphs: map[string]*dag.Graph{}, kick: make(chan struct{}, 1),
+		metrics: newMetrics(cfg.Registerer), graphs: map[string]*dag.Graph{}, runs: newRunLocks(), kick: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -244,9 +245,9 @@ func (s *Scheduler) Submit(ctx context.Context, p *SubmitParams) (*state.Run, bo
 			}
 		}
 		s.metrics.runs.WithLabelValues("submitted").Inc()
+		s.publishNow(ctx, u.Outbox)
 		s.publishLive(ctx, runID, "", "run_started", nil)
 		s.live(ctx, runID, acts)
-		s.signal()
 	}
 	return created, isNew, nil
 }
@@ -269,40 +270,62 @@ func (s *Scheduler) Apply(ctx context.Context, runID string, ev dag.Event) error
 	if ev.At.IsZero() {
 		ev.At = time.Now()
 	}
+	unlock := s.runs.lock(runID)
+	defer unlock()
 	for range maxConflictRetries {
-		run, err := s.cfg.Store.RunGet(ctx, runID)
-		if err != nil {
-			return fmt.Errorf("loading run %s: %w", runID, err)
+		c := s.runs.get(runID)
+		if c == nil {
+			run, err := s.cfg.Store.RunGet(ctx, runID)
+			if err != nil {
+				return fmt.Errorf("loading run %s: %w", runID, err)
+			}
+			g, err := s.graph(ctx, run.PipelineVersionID)
+			if err != nil {
+				return err
+			}
+			var st dag.RunState
+			if err := json.Unmarshal(run.State, &st); err != nil {
+				return fmt.Errorf("decoding run %s state: %w", runID, err)
+			}
+			c = &cachedRun{version: run.Version, g: g, st: &st}
 		}
-		g, err := s.graph(ctx, run.PipelineVersionID)
+		acts, err := c.g.Decide(c.st, ev)
 		if err != nil {
+			// A stale event leaves the state as it was; anything else may
+			// not have, so forget the cached copy.
+			if !errors.Is(err, dag.ErrStale) {
+				s.runs.drop(runID)
+			}
 			return err
 		}
-		var st dag.RunState
-		if err := json.Unmarshal(run.State, &st); err != nil {
-			return fmt.Errorf("decoding run %s state: %w", runID, err)
-		}
-		acts, err := g.Decide(&st, ev)
+		u, err := s.translate(ctx, c.g, c.st, acts, ev.At)
 		if err != nil {
-			return err
-		}
-		u, err := s.translate(ctx, g, &st, acts, ev.At)
-		if err != nil {
+			s.runs.drop(runID)
 			return err
 		}
 		if ev.Type == dag.EventStepSucceeded || ev.Type == dag.EventStepFailed {
-			u.Attempts = append(u.Attempts, s.attemptDone(&st, g, ev))
+			u.Attempts = append(u.Attempts, s.attemptDone(c.st, c.g, ev))
 		}
-		u.ID, u.ExpectedVersion = runID, run.Version
-		_, err = s.cfg.Store.RunUpdate(ctx, u)
-		if errors.Is(err, state.ErrConflict) {
-			s.metrics.conflicts.Inc()
-			continue
-		}
+		u.ID, u.ExpectedVersion = runID, c.version
+		run, err := s.cfg.Store.RunUpdate(ctx, u)
 		if err != nil {
+			// The decision was applied to the cached state but not
+			// committed: forget it and decide again from the store.
+			s.runs.drop(runID)
+			if errors.Is(err, state.ErrConflict) {
+				s.metrics.conflicts.Inc()
+				continue
+			}
 			return fmt.Errorf("committing run %s: %w", runID, err)
 		}
+		if c.st.Status.Terminal() {
+			s.runs.drop(runID)
+		} else {
+			c.version = run.Version
+			s.runs.put(runID, c)
+		}
 		s.metrics.events.WithLabelValues(string(ev.Type)).Inc()
+		s.publishNow(ctx, u.Outbox)
 		if ev.Type == dag.EventStepSucceeded || ev.Type == dag.EventStepFailed {
 			kind := "step_succeeded"
 			if ev.Type == dag.EventStepFailed {
@@ -311,12 +334,43 @@ func (s *Scheduler) Apply(ctx context.Context, runID string, ev dag.Event) error
 			s.publishLive(ctx, runID, ev.StepID, kind, map[string]any{"attempt": ev.Attempt, "iteration": ev.Iteration, "error": ev.Error})
 		}
 		s.live(ctx, runID, acts)
-		if len(u.Outbox) > 0 {
-			s.signal()
-		}
 		return nil
 	}
 	return fmt.Errorf("run %s: too many concurrent updates", runID)
+}
+
+// publishNow publishes a committed decision's due messages at once and
+// deletes them from the outbox; delayed ones (and any that fail here) are
+// left to the relay. A message the relay also publishes is de-duplicated by
+// the broker.
+func (s *Scheduler) publishNow(ctx context.Context, msgs []state.OutboxMessage) {
+	if len(msgs) == 0 {
+		return
+	}
+	now := time.Now()
+	var done []int64
+	delayed := false
+	for _, m := range msgs {
+		if m.DeliverAt.After(now) {
+			delayed = true
+			continue
+		}
+		err := s.cfg.Broker.Publish(ctx, queue.Message{ID: m.MsgID, Queue: m.Queue, Priority: queue.Priority(m.Priority), Headers: m.Headers, Body: m.Body})
+		if err != nil || m.Seq == 0 {
+			delayed = true // the relay publishes (again) and deletes it
+			continue
+		}
+		done = append(done, m.Seq)
+	}
+	s.metrics.published.Add(float64(len(done)))
+	if len(done) > 0 {
+		if err := s.cfg.Store.OutboxDelete(ctx, done); err != nil {
+			s.log.DebugContext(ctx, "scheduler: outbox delete failed; the relay will republish (de-duplicated)", "error", err)
+		}
+	}
+	if delayed {
+		s.signal()
+	}
 }
 
 func (s *Scheduler) attemptDone(st *dag.RunState, g *dag.Graph, ev dag.Event) state.StepAttempt {

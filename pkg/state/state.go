@@ -140,7 +140,8 @@ type PipelineVersionPutParams struct {
 
 // RunInsertParams inserts a run and its first outbox messages atomically.
 type RunInsertParams struct {
-	Run    Run
+	Run Run
+	// Outbox messages; on success each one's Seq is set in place.
 	Outbox []OutboxMessage
 }
 
@@ -155,8 +156,10 @@ type RunUpdateParams struct {
 	Error           string
 	Finished        bool
 	Attempts        []StepAttempt // upserted
-	Outbox          []OutboxMessage
-	HumanTasks      []HumanTask // inserted (or replaced by ID)
+	// Outbox messages are inserted; on success each one's Seq is set in
+	// place, so the caller can publish them at once and delete them.
+	Outbox     []OutboxMessage
+	HumanTasks []HumanTask // inserted (or replaced by ID)
 }
 
 // RunListParams filters and pages runs, newest first.

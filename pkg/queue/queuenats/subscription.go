@@ -46,42 +46,30 @@ func (b *Broker) Subscribe(ctx context.Context, q string, cfg queue.SubscribeCon
 		return nil, fmt.Errorf("queuenats: consumer %s: %w", q, err)
 	}
 	s := &subscription{
-		b:     b,
-		queue: q,
-		h:     h,
-		sem:   make(chan struct{}, conc),
-		done:  make(chan struct{}),
-		log:   b.log.With(slog.String("queue", q)),
+		b:        b,
+		queue:    q,
+		h:        h,
+		sem:      make(chan struct{}, conc),
+		done:     make(chan struct{}),
+		draining: make(chan struct{}),
+		log:      b.log.With(slog.String("queue", q)),
 	}
 	// Handlers keep ctx's values but not its cancellation, which is a hard
 	// stop handled by AfterFunc below.
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 
-	// Consume, unlike Messages, never drops a message when its buffer is
-	// full: Messages' fixed-size channel can overflow with status messages
-	// and lose a delivery until AckWait. The callback blocks while every
-	// handler is busy, which is what bounds the prefetch.
-	s.cc, err = c.Consume(s.dispatch,
-		jetstream.PullMaxMessages(conc),
-		jetstream.PullExpiry(pullExpiry),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			s.log.WarnContext(s.ctx, "queuenats: consume", slog.Any("error", err))
-		}),
-	)
-	if err != nil {
-		s.cancel()
-		return nil, fmt.Errorf("queuenats: consume %s: %w", q, err)
-	}
-
+	s.c = c
+	s.fetching = make(chan struct{})
+	s.fetchCtx, s.fetchStop = context.WithCancel(s.ctx)
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		s.cc.Stop()
 		s.cancel()
 		return nil, queue.ErrClosed
 	}
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
+	go s.fetchLoop()
 
 	stopAfter := context.AfterFunc(ctx, s.hardStop)
 	go func() {
@@ -89,8 +77,7 @@ func (b *Broker) Subscribe(ctx context.Context, q string, cfg queue.SubscribeCon
 		defer stopAfter()
 		defer b.forget(s)
 		defer s.cancel()
-		<-s.cc.Closed()
-		// Closed may not wait for a callback that is still returning.
+		<-s.fetching
 		s.mu.Lock()
 		s.waiting = true
 		s.mu.Unlock()
@@ -100,15 +87,21 @@ func (b *Broker) Subscribe(ctx context.Context, q string, cfg queue.SubscribeCon
 }
 
 type subscription struct {
-	b      *Broker
-	queue  string
-	cc     jetstream.ConsumeContext
-	h      queue.Handler
-	sem    chan struct{}
-	log    *slog.Logger
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
+	b     *Broker
+	queue string
+	c     jetstream.Consumer
+	h     queue.Handler
+	// draining is closed by Stop: no new fetches; fetching is closed when
+	// the fetch loop has returned.
+	draining  chan struct{}
+	fetching  chan struct{}
+	fetchCtx  context.Context
+	fetchStop context.CancelFunc
+	sem       chan struct{}
+	log       *slog.Logger
+	ctx       context.Context
+	cancel    context.CancelFunc
+	done      chan struct{}
 
 	mu      sync.Mutex
 	waiting bool           // set before wg.Wait; no wg.Go after it
@@ -118,19 +111,91 @@ type subscription struct {
 	stopOnce  sync.Once
 }
 
-// dispatch is the Consume callback. It takes a handler slot first, so that
-// at most Concurrency handlers run and the rest wait in the client buffer.
-func (s *subscription) dispatch(m jetstream.Msg) {
-	select {
-	case s.sem <- struct{}{}:
-	case <-s.ctx.Done():
-		// Hard stop: hand the message back now rather than after AckWait.
-		_ = m.Nak()
-		return
+// fetchLoop pulls as many messages as there are free handler slots, with
+// one pull request at a time. A pull request is answered as soon as a
+// message is available, so an idle subscriber hands a new message to its
+// handler with no polling delay; and since a subscriber never asks for more
+// than it can handle, other subscribers get their share (no prefetch that
+// would sit out AckWait on a busy process).
+func (s *subscription) fetchLoop() {
+	defer close(s.fetching)
+	backoff := 10 * time.Millisecond
+	for {
+		// Wait for at least one free slot.
+		select {
+		case s.sem <- struct{}{}:
+		case <-s.ctx.Done():
+			return
+		case <-s.draining:
+			return
+		}
+		free := 1
+		for free < cap(s.sem) {
+			select {
+			case s.sem <- struct{}{}:
+				free++
+				continue
+			default:
+			}
+			break
+		}
+		fctx, cancel := context.WithTimeout(s.fetchCtx, fetchWait)
+		batch, err := s.c.Fetch(free, jetstream.FetchContext(fctx), jetstream.FetchHeartbeat(fetchWait/4))
+		if err != nil {
+			cancel()
+			s.release(free)
+			if !s.sleep(backoff) {
+				return
+			}
+			backoff = min(backoff*2, time.Second)
+			continue
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			s.start(m)
+		}
+		cancel()
+		s.release(free - got)
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			if s.ctx.Err() != nil {
+				return
+			}
+			s.log.DebugContext(s.ctx, "queuenats: fetch", slog.Any("error", err))
+			if got == 0 && !s.sleep(backoff) {
+				return
+			}
+			backoff = min(backoff*2, time.Second)
+			continue
+		}
+		backoff = 10 * time.Millisecond
 	}
+}
+
+func (s *subscription) release(n int) {
+	for range n {
+		<-s.sem
+	}
+}
+
+func (s *subscription) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.ctx.Done():
+		return false
+	case <-s.draining:
+		return false
+	}
+}
+
+// start runs the handler for m in the slot the fetch loop reserved.
+func (s *subscription) start(m jetstream.Msg) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.waiting {
+	if s.waiting || s.ctx.Err() != nil {
 		<-s.sem
 		_ = m.Nak()
 		return
@@ -157,7 +222,7 @@ func (s *subscription) handle(m jetstream.Msg) {
 // Stop drains: no new pulls, buffered messages are still handled, then it
 // waits for handlers within ctx. If ctx ends first it hard-stops.
 func (s *subscription) Stop(ctx context.Context) error {
-	s.drainOnce.Do(s.cc.Drain)
+	s.drainOnce.Do(func() { close(s.draining); s.fetchStop() })
 	select {
 	case <-s.done:
 		return nil
@@ -172,13 +237,9 @@ func (s *subscription) Stop(ctx context.Context) error {
 func (s *subscription) hardStop() {
 	s.stopOnce.Do(func() {
 		s.cancel()
-		s.cc.Stop()
 	})
 }
 
-// pullExpiry bounds each pull request. Under concurrent publishing the
-// server sometimes leaves a pull request unfilled while messages are
-// pending (seen with nats-server 2.x, both Consume and Messages); the
-// client only notices when the request expires, so a short expiry bounds
-// that stall. The cost is one idle pull request per subscriber per expiry.
-const pullExpiry = 2 * time.Second
+// fetchWait bounds one pull request; an idle subscriber renews it this
+// often. Messages arriving meanwhile are delivered at once.
+const fetchWait = 5 * time.Second

@@ -230,7 +230,26 @@ func (s *Store) RunUpdate(ctx context.Context, p *state.RunUpdateParams) (*state
 		if err != nil {
 			return nil, fmt.Errorf("statepg: RunUpdate: %w", err)
 		}
-		b.Queue(outboxInsertSQL, js)
+		// Report each message's seq back to the caller (matched by msg_id,
+		// since RETURNING order is not guaranteed) so it can publish at
+		// once after commit and delete exactly those rows.
+		b.Queue(outboxInsertSQL+` RETURNING seq, msg_id`, js).Query(func(rows pgx.Rows) error {
+			defer rows.Close()
+			for rows.Next() {
+				var seq int64
+				var msgID string
+				if err := rows.Scan(&seq, &msgID); err != nil {
+					return err
+				}
+				for i := range p.Outbox {
+					if p.Outbox[i].MsgID == msgID && p.Outbox[i].Seq == 0 {
+						p.Outbox[i].Seq = seq
+						break
+					}
+				}
+			}
+			return rows.Err()
+		})
 	}
 	if len(p.HumanTasks) > 0 {
 		js, err := json.Marshal(humanRecs(p.ID, p.HumanTasks, now))

@@ -240,7 +240,8 @@ func (s *Store) RunUpdate(ctx context.Context, p *state.RunUpdateParams) (*state
 }
 
 func insertOutbox(ctx context.Context, tx *sql.Tx, runID string, ms []state.OutboxMessage, now time.Time) error {
-	for _, m := range ms {
+	for i := range ms {
+		m := ms[i]
 		var headers any
 		if m.Headers != nil {
 			b, err := json.Marshal(m.Headers)
@@ -256,9 +257,14 @@ func insertOutbox(ctx context.Context, tx *sql.Tx, runID string, ms []state.Outb
 		if !m.DeliverAt.IsZero() {
 			at = m.DeliverAt
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (run_id, queue, msg_id, priority, headers, body, deliver_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, m.RunID, m.Queue, m.MsgID, m.Priority, headers, m.Body, micro(at)); err != nil {
+		res, err := tx.ExecContext(ctx, `INSERT INTO outbox (run_id, queue, msg_id, priority, headers, body, deliver_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, m.RunID, m.Queue, m.MsgID, m.Priority, headers, m.Body, micro(at))
+		if err != nil {
 			return fmt.Errorf("outbox: %w", err)
+		}
+		// The caller publishes at once after commit and deletes by seq.
+		if id, err := res.LastInsertId(); err == nil {
+			ms[i].Seq = id
 		}
 	}
 	return nil
