@@ -24,7 +24,7 @@ import (
 
 // Defaults for Config.
 const (
-	DefaultConcurrency  = 8
+	DefaultConcurrency  = 64
 	DefaultRelayPoll    = time.Second
 	DefaultRelayBatch   = 256
 	DefaultOutboxLease  = 30 * time.Second
@@ -68,6 +68,7 @@ type Scheduler struct {
 	graphMu sync.Mutex
 	graphs  map[string]*dag.Graph
 	runs    *runLocks
+	commits *committer
 
 	kick    chan struct{}
 	mu      sync.Mutex
@@ -95,7 +96,7 @@ func New(cfg Config) (*Scheduler, error) {
 	}
 	return &Scheduler{
 		cfg: cfg, log: log.With("component", "scheduler", "scheduler_id", cfg.ID),
-		metrics: newMetrics(cfg.Registerer), graphs: map[string]*dag.Graph{}, runs: newRunLocks(), kick: make(chan struct{}, 1),
+		metrics: newMetrics(cfg.Registerer), graphs: map[string]*dag.Graph{}, runs: newRunLocks(), commits: newCommitter(cfg.Store), kick: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -307,7 +308,7 @@ func (s *Scheduler) Apply(ctx context.Context, runID string, ev dag.Event) error
 			u.Attempts = append(u.Attempts, s.attemptDone(c.st, c.g, ev))
 		}
 		u.ID, u.ExpectedVersion = runID, c.version
-		run, err := s.cfg.Store.RunUpdate(ctx, u)
+		run, err := s.commits.commit(ctx, u)
 		if err != nil {
 			// The decision was applied to the cached state but not
 			// committed: forget it and decide again from the store.

@@ -1,0 +1,51 @@
+package statesqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ia-modules/ia-go/pkg/state"
+	"github.com/ia-modules/ia-go/pkg/state/statesqlite"
+	"github.com/ia-modules/ia-go/pkg/state/statetest"
+)
+
+func TestRunUpdateManyMemory(t *testing.T) {
+	t.Parallel()
+	statetest.ExerciseBatch(t, func(t *testing.T) state.Store {
+		s, err := statesqlite.New(t.Context(), statesqlite.Config{})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	})
+}
+
+func TestRunUpdateManyFile(t *testing.T) {
+	t.Parallel()
+	statetest.ExerciseBatch(t, func(t *testing.T) state.Store { return fileStore(t) })
+}
+
+// fileStore returns a store on a WAL database file in a temporary directory,
+// the setup the benchmarks measure.
+func fileStore(tb testing.TB) *statesqlite.Store {
+	tb.Helper()
+	s, err := statesqlite.New(context.Background(), statesqlite.Config{Path: filepath.Join(tb.TempDir(), "ia.db")})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// BenchmarkRunUpdate measures the hot path on a file database: one guarded
+// run update with one attempt upsert and one outbox message per op, from
+// parallel goroutines on distinct runs.
+func BenchmarkRunUpdate(b *testing.B) {
+	statetest.BenchRunUpdate(b, fileStore(b))
+}
+
+// BenchmarkRunUpdateMany measures group commit on a file database: batches
+// of 1, 16 and 64 updates on distinct runs in one transaction each.
+func BenchmarkRunUpdateMany(b *testing.B) {
+	statetest.BenchRunUpdateMany(b, fileStore(b))
+}
