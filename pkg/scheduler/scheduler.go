@@ -275,6 +275,7 @@ func (s *Scheduler) Apply(ctx context.Context, runID string, ev dag.Event) error
 	defer unlock()
 	for range maxConflictRetries {
 		c := s.runs.get(runID)
+		cached := c != nil
 		if c == nil {
 			run, err := s.cfg.Store.RunGet(ctx, runID)
 			if err != nil {
@@ -292,10 +293,13 @@ func (s *Scheduler) Apply(ctx context.Context, runID string, ev dag.Event) error
 		}
 		acts, err := c.g.Decide(c.st, ev)
 		if err != nil {
-			// A stale event leaves the state as it was; anything else may
-			// not have, so forget the cached copy.
-			if !errors.Is(err, dag.ErrStale) {
-				s.runs.drop(runID)
+			s.runs.drop(runID)
+			if cached && errors.Is(err, dag.ErrStale) {
+				// The cached copy may be behind the store (another
+				// scheduler moved the run on, and this event belongs to
+				// the newer state): only the stored state may call an
+				// event stale, or it would be dropped and the run stuck.
+				continue
 			}
 			return err
 		}

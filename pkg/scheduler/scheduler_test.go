@@ -1,0 +1,99 @@
+package scheduler_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ia-modules/ia-go/pkg/dag"
+	"github.com/ia-modules/ia-go/pkg/queue/queuenats"
+	"github.com/ia-modules/ia-go/pkg/scheduler"
+	"github.com/ia-modules/ia-go/pkg/state"
+	"github.com/ia-modules/ia-go/pkg/state/statesqlite"
+)
+
+const chain = `{"name":"chain","steps":[{"id":"a","step_class":"echo"},{"id":"b","step_class":"echo"},{"id":"c","step_class":"echo"}],
+	"flow":{"start_at":"a","paths":[{"from":"a","to":"b"},{"from":"b","to":"c"}]}}`
+
+type bundle struct {
+	store state.Store
+	a, b  *scheduler.Scheduler
+	runID string
+	ctx   context.Context
+}
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	ctx := t.Context()
+	srv, err := queuenats.StartEmbedded(ctx, queuenats.EmbeddedConfig{StoreDir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(srv.Shutdown)
+	br, err := queuenats.New(ctx, queuenats.Config{URL: srv.ClientURL()})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = br.Close() })
+	st, err := statesqlite.New(ctx, statesqlite.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	a, err := scheduler.New(scheduler.Config{Store: st, Broker: br})
+	require.NoError(t, err)
+	b, err := scheduler.New(scheduler.Config{Store: st, Broker: br})
+	require.NoError(t, err)
+	pv, _, err := a.PipelineImport(ctx, "chain", []byte(chain))
+	require.NoError(t, err)
+	run, created, err := a.Submit(ctx, &scheduler.SubmitParams{PipelineVersionID: pv.ID, Input: map[string]any{"x": 1.0}})
+	require.NoError(t, err)
+	require.True(t, created)
+	return &bundle{store: st, a: a, b: b, runID: run.ID, ctx: ctx}
+}
+
+func done(step string) dag.Event {
+	return dag.Event{Type: dag.EventStepSucceeded, StepID: step, Iteration: 1, Attempt: 1, Output: map[string]any{step: true}}
+}
+
+// TestApplyBehindCacheIsNotStale: a scheduler whose cached copy of a run is
+// behind the store (another scheduler moved it on) must apply an event that
+// belongs to the newer state instead of dropping it as stale.
+func TestApplyBehindCacheIsNotStale(t *testing.T) {
+	t.Parallel()
+	bd := setup(t)
+	require.NoError(t, bd.a.Apply(bd.ctx, bd.runID, done("a"))) // a caches the run
+	require.NoError(t, bd.b.Apply(bd.ctx, bd.runID, done("b"))) // b moves it on
+	require.NoError(t, bd.a.Apply(bd.ctx, bd.runID, done("c")), "c's completion is valid in the stored state")
+	run, err := bd.store.RunGet(bd.ctx, bd.runID)
+	require.NoError(t, err)
+	require.Equal(t, state.RunCompleted, run.Status)
+	var out map[string]any
+	require.NoError(t, json.Unmarshal(run.Output, &out))
+	require.Equal(t, true, out["c"])
+}
+
+// TestApplyDuplicateIsStale: a redelivered completion changes nothing.
+func TestApplyDuplicateIsStale(t *testing.T) {
+	t.Parallel()
+	bd := setup(t)
+	require.NoError(t, bd.a.Apply(bd.ctx, bd.runID, done("a")))
+	before, err := bd.store.RunGet(bd.ctx, bd.runID)
+	require.NoError(t, err)
+	require.ErrorIs(t, bd.b.Apply(bd.ctx, bd.runID, done("a")), dag.ErrStale)
+	require.ErrorIs(t, bd.a.Apply(bd.ctx, bd.runID, done("a")), dag.ErrStale)
+	after, err := bd.store.RunGet(bd.ctx, bd.runID)
+	require.NoError(t, err)
+	require.Equal(t, before.Version, after.Version)
+}
+
+// TestSubmitIdempotent: a repeated idempotency key returns the first run.
+func TestSubmitIdempotent(t *testing.T) {
+	t.Parallel()
+	bd := setup(t)
+	pv, err := bd.store.PipelineVersionLatest(bd.ctx, "chain")
+	require.NoError(t, err)
+	first, created, err := bd.a.Submit(bd.ctx, &scheduler.SubmitParams{PipelineVersionID: pv.ID, IdempotencyKey: "k1"})
+	require.NoError(t, err)
+	require.True(t, created)
+	again, created, err := bd.b.Submit(bd.ctx, &scheduler.SubmitParams{PipelineVersionID: pv.ID, IdempotencyKey: "k1"})
+	require.NoError(t, err)
+	require.False(t, created)
+	require.Equal(t, first.ID, again.ID)
+}
