@@ -41,10 +41,14 @@ const (
 	killMax       = 300 * time.Millisecond
 	// chaosDeadline bounds the chaos phase; drainWait is how long the
 	// processes keep running without chaos for runs still unfinished.
-	chaosDeadline = 3*time.Minute + 30*time.Second
-	drainWait     = 60 * time.Second
-	relayPoll     = 100 * time.Millisecond
-	logTail       = 25
+	// asynq needs longer: it hands a dead worker's task to another only
+	// after the task's lease (30 s) plus a 30 s clock-skew margin, and its
+	// recoverer looks once a minute (asynq v0.26 recoverer.go).
+	chaosDeadline  = 2*time.Minute + 30*time.Second
+	drainWait      = 60 * time.Second
+	drainWaitAsynq = 150 * time.Second
+	relayPoll      = 100 * time.Millisecond
+	logTail        = 25
 )
 
 type variant struct {
@@ -147,8 +151,12 @@ func runCrash(t *testing.T, bins binaries, dbURL, hotURL string, v variant) {
 	<-chaosDone
 	chaosTime := time.Since(began)
 	if pending > 0 {
-		t.Logf("crashtest %s: %d runs unfinished after %.1fs of chaos; waiting up to %s without chaos", v.name, pending, chaosTime.Seconds(), drainWait)
-		pending = waitTerminal(ctx, t, b, time.Now().Add(drainWait))
+		wait := drainWait
+		if v.asynq {
+			wait = drainWaitAsynq
+		}
+		t.Logf("crashtest %s: %d runs unfinished after %.1fs of chaos; waiting up to %s without chaos", v.name, pending, chaosTime.Seconds(), wait)
+		pending = waitTerminal(ctx, t, b, time.Now().Add(wait))
 	}
 	wall := time.Since(began)
 
@@ -168,6 +176,13 @@ func runCrash(t *testing.T, bins binaries, dbURL, hotURL string, v variant) {
 	for _, s := range selfExits {
 		t.Logf("crashtest %s: %s", v.name, s)
 	}
+	// A child may exit on its own while the broker is down (exit status 1),
+	// but a Go panic (exit status 2) is a defect whatever the guarantees say.
+	for _, p := range b.engine {
+		if _, exits := p.stats(); slices.Contains(exits, "exit status 2") {
+			t.Errorf("crashtest %s: %s panicked (exit status 2):\n%s", v.name, p.name, p.grep("panic:", 12))
+		}
+	}
 	if len(r.stuck) > 0 || len(r.wrong) > 0 || pending > 0 {
 		var msg strings.Builder
 		fmt.Fprintf(&msg, "%s\n", summary)
@@ -176,6 +191,12 @@ func runCrash(t *testing.T, bins binaries, dbURL, hotURL string, v variant) {
 		}
 		for _, s := range first(r.wrong, 20) {
 			fmt.Fprintf(&msg, "wrong: %s\n", s)
+		}
+		for _, q := range []string{queue.DefaultTaskQueue, queue.EventsQueue} {
+			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			st, err := b.broker.Stats(sctx, q)
+			cancel()
+			fmt.Fprintf(&msg, "queue %s: pending=%d in_flight=%d err=%v\n", q, st.Pending, st.InFlight, err)
 		}
 		for _, p := range append([]*proc{b.server}, b.engine...) {
 			fmt.Fprintf(&msg, "--- tail of %s (%s)\n%s\n", p.name, p.logPath, p.tail(logTail))
@@ -193,6 +214,13 @@ func setup(t *testing.T, bins binaries, dbURL, hotURL string, v variant) *testBu
 	t.Helper()
 	ctx := t.Context()
 	b := &testBundle{prefix: testenv.Name("crash"), dir: t.TempDir()}
+	// CRASHTEST_LOG_DIR keeps the child logs after the test (they go to a
+	// temporary directory otherwise).
+	if keep := os.Getenv("CRASHTEST_LOG_DIR"); keep != "" {
+		b.dir = filepath.Join(keep, b.prefix)
+		require.NoError(t, os.MkdirAll(b.dir, 0o755))
+		t.Logf("crashtest %s: logs in %s", v.name, b.dir)
+	}
 	env := os.Environ()
 
 	// The private broker server, supervised like the engine processes.

@@ -199,6 +199,22 @@ func (p *proc) tail(n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// grep returns the first line of the process log containing s and the n
+// lines after it.
+func (p *proc) grep(s string, n int) string {
+	raw, err := os.ReadFile(p.logPath)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(string(raw), "\n")
+	for i, l := range lines {
+		if strings.Contains(l, s) {
+			return strings.Join(lines[i:min(len(lines), i+n+1)], "\n")
+		}
+	}
+	return "(" + s + " not found in " + p.logPath + ")"
+}
+
 // freePort returns a TCP port on the loopback that was free a moment ago.
 func freePort(t *testing.T) int {
 	t.Helper()

@@ -27,12 +27,16 @@ type attemptRec struct {
 	FinishedAt *time.Time      `json:"finished_at,omitempty"`
 }
 
-const attemptUpsertSQL = `INSERT INTO step_attempts
+// attemptUpsert returns the attempt upsert reading its rows from the jsonb
+// parameter arg; from is appended to the FROM list (", u" writes the rows
+// only when the CTE u has a row).
+func attemptUpsert(arg, from string) string {
+	return `INSERT INTO step_attempts
 	(run_id, step_id, iteration, attempt, status, input, output, error, worker_id, started_at, finished_at)
 SELECT x.run_id, x.step_id, x.iteration, x.attempt, coalesce(x.status, ''), x.input, x.output,
 	coalesce(x.error, ''), coalesce(x.worker_id, ''), x.started_at, x.finished_at
-FROM jsonb_to_recordset($1::jsonb) AS x(run_id text, step_id text, iteration int, attempt int, status text,
-	input jsonb, output jsonb, error text, worker_id text, started_at timestamptz, finished_at timestamptz)
+FROM jsonb_to_recordset(` + arg + `::jsonb) AS x(run_id text, step_id text, iteration int, attempt int, status text,
+	input jsonb, output jsonb, error text, worker_id text, started_at timestamptz, finished_at timestamptz)` + from + `
 ON CONFLICT (run_id, step_id, iteration, attempt) DO UPDATE SET
 	status = coalesce(nullif(EXCLUDED.status, ''), step_attempts.status),
 	input = coalesce(EXCLUDED.input, step_attempts.input),
@@ -41,6 +45,9 @@ ON CONFLICT (run_id, step_id, iteration, attempt) DO UPDATE SET
 	worker_id = coalesce(nullif(EXCLUDED.worker_id, ''), step_attempts.worker_id),
 	started_at = coalesce(EXCLUDED.started_at, step_attempts.started_at),
 	finished_at = coalesce(EXCLUDED.finished_at, step_attempts.finished_at)`
+}
+
+var attemptUpsertSQL = attemptUpsert("$1", "")
 
 // attemptRecs converts attempts, merging duplicates of one key in order:
 // Postgres refuses to upsert the same row twice in one statement.
@@ -100,12 +107,35 @@ type outboxRec struct {
 	DeliverAt *time.Time        `json:"deliver_at,omitempty"`
 }
 
-const outboxInsertSelect = `SELECT coalesce(x.run_id, ''), x.queue, coalesce(x.msg_id, ''), coalesce(x.priority, 0),
+// outboxInsertFrom returns the SELECT feeding an outbox INSERT from the
+// jsonb parameter arg; append FROM items to gate it.
+func outboxInsertFrom(arg string) string {
+	return `SELECT coalesce(x.run_id, ''), x.queue, coalesce(x.msg_id, ''), coalesce(x.priority, 0),
 	x.headers, decode(x.body, 'base64'), coalesce(x.deliver_at, now())
-FROM jsonb_to_recordset($1::jsonb) AS x(run_id text, queue text, msg_id text, priority int,
+FROM jsonb_to_recordset(` + arg + `::jsonb) AS x(run_id text, queue text, msg_id text, priority int,
 	headers jsonb, body text, deliver_at timestamptz)`
+}
 
-const outboxInsertSQL = `INSERT INTO outbox (run_id, queue, msg_id, priority, headers, body, deliver_at) ` + outboxInsertSelect
+const outboxInsertInto = `INSERT INTO outbox (run_id, queue, msg_id, priority, headers, body, deliver_at) `
+
+var (
+	outboxInsertSelect = outboxInsertFrom("$1")
+	outboxInsertSQL    = outboxInsertInto + outboxInsertSelect
+)
+
+// setSeqs reports the seqs of inserted outbox rows back into ms, matched by
+// msg_id since RETURNING order is not guaranteed, so the caller can publish
+// at once after commit and delete exactly those rows.
+func setSeqs(ms []state.OutboxMessage, seqs []int64, msgIDs []string) {
+	for k, seq := range seqs {
+		for i := range ms {
+			if ms[i].MsgID == msgIDs[k] && ms[i].Seq == 0 {
+				ms[i].Seq = seq
+				break
+			}
+		}
+	}
+}
 
 func outboxRecs(runID string, ms []state.OutboxMessage) []outboxRec {
 	out := make([]outboxRec, len(ms))
@@ -141,19 +171,25 @@ type humanRec struct {
 	ClosedAt  *time.Time            `json:"closed_at,omitempty"`
 }
 
-const humanUpsertSQL = `INSERT INTO human_tasks
+// humanUpsert returns the human task upsert reading its rows from the jsonb
+// parameter arg; from is appended to the FROM list to gate it.
+func humanUpsert(arg, from string) string {
+	return `INSERT INTO human_tasks
 	(id, run_id, step_id, iteration, pipeline, status, prompt, ui_schema, assignees, quorum, config, decisions, deadline, created_at, closed_at)
 SELECT x.id, x.run_id, x.step_id, x.iteration, x.pipeline, x.status, x.prompt, x.ui_schema, x.assignees, x.quorum,
 	x.config, x.decisions, x.deadline, x.created_at, x.closed_at
-FROM jsonb_to_recordset($1::jsonb) AS x(id text, run_id text, step_id text, iteration int, pipeline text, status text,
+FROM jsonb_to_recordset(` + arg + `::jsonb) AS x(id text, run_id text, step_id text, iteration int, pipeline text, status text,
 	prompt text, ui_schema jsonb, assignees jsonb, quorum int, config jsonb, decisions jsonb, deadline timestamptz,
-	created_at timestamptz, closed_at timestamptz)
+	created_at timestamptz, closed_at timestamptz)` + from + `
 ON CONFLICT (id) DO UPDATE SET
 	run_id = EXCLUDED.run_id, step_id = EXCLUDED.step_id, iteration = EXCLUDED.iteration,
 	pipeline = EXCLUDED.pipeline, status = EXCLUDED.status, prompt = EXCLUDED.prompt,
 	ui_schema = EXCLUDED.ui_schema, assignees = EXCLUDED.assignees, quorum = EXCLUDED.quorum,
 	config = EXCLUDED.config, decisions = EXCLUDED.decisions, deadline = EXCLUDED.deadline,
 	created_at = EXCLUDED.created_at, closed_at = EXCLUDED.closed_at`
+}
+
+var humanUpsertSQL = humanUpsert("$1", "")
 
 // humanRecs converts tasks, assigning missing IDs (written back into ts so
 // the caller learns them), the pending status and the creation time.

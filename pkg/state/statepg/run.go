@@ -235,19 +235,19 @@ func (s *Store) RunUpdate(ctx context.Context, p *state.RunUpdateParams) (*state
 		// once after commit and delete exactly those rows.
 		b.Queue(outboxInsertSQL+` RETURNING seq, msg_id`, js).Query(func(rows pgx.Rows) error {
 			defer rows.Close()
+			var (
+				seqs   []int64
+				msgIDs []string
+			)
 			for rows.Next() {
 				var seq int64
 				var msgID string
 				if err := rows.Scan(&seq, &msgID); err != nil {
 					return err
 				}
-				for i := range p.Outbox {
-					if p.Outbox[i].MsgID == msgID && p.Outbox[i].Seq == 0 {
-						p.Outbox[i].Seq = seq
-						break
-					}
-				}
+				seqs, msgIDs = append(seqs, seq), append(msgIDs, msgID)
 			}
+			setSeqs(p.Outbox, seqs, msgIDs)
 			return rows.Err()
 		})
 	}

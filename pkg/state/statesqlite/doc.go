@@ -8,4 +8,9 @@
 // between our own writers and optimistic checks become simple reads inside
 // the write transaction. A file database uses WAL and a separate pool of
 // read connections; ":memory:" uses the single connection for everything.
+// The hot statements (run update and get, attempt upsert, outbox insert,
+// claim and delete) are prepared once, at New, and reused.
+//
+// RunUpdateMany ([state.BatchUpdater]) applies many runs' updates in one
+// write transaction, so they share one commit.
 package statesqlite

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/ia-modules/ia-go/pkg/state"
@@ -35,13 +34,7 @@ func (s *Store) OutboxClaim(ctx context.Context, p *state.OutboxClaimParams) ([]
 	}
 	var out []state.OutboxMessage
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `UPDATE outbox SET claimed_until = ?1
-			WHERE seq IN (
-				SELECT seq FROM outbox
-				WHERE deliver_at <= ?2 AND (claimed_until IS NULL OR claimed_until <= ?2)
-				ORDER BY deliver_at, seq LIMIT ?3)
-			RETURNING seq, run_id, queue, msg_id, priority, headers, body, deliver_at`,
-			micro(now.Add(lease)), micro(now), limit)
+		rows, err := tx.StmtContext(ctx, s.stmts.outboxClaim).QueryContext(ctx, micro(now.Add(lease)), micro(now), limit)
 		if err != nil {
 			return err
 		}
@@ -85,12 +78,12 @@ func (s *Store) OutboxDelete(ctx context.Context, seqs []int64) error {
 	if len(seqs) == 0 {
 		return nil
 	}
-	args := make([]any, len(seqs))
-	for i, v := range seqs {
-		args[i] = v
+	list, err := json.Marshal(seqs)
+	if err != nil {
+		return fmt.Errorf("statesqlite: OutboxDelete: %w", err)
 	}
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq IN (?`+strings.Repeat(", ?", len(seqs)-1)+`)`, args...)
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.StmtContext(ctx, s.stmts.outboxDelete).ExecContext(ctx, string(list))
 		return err
 	})
 	if err != nil {

@@ -71,7 +71,7 @@ func (s *Store) RunInsert(ctx context.Context, p *state.RunInsertParams) (*state
 		if err != nil {
 			return err
 		}
-		if err := insertOutbox(ctx, tx, r.ID, p.Outbox, now); err != nil {
+		if err := s.insertOutbox(newTxStmts(ctx, tx), r.ID, p.Outbox, now); err != nil {
 			return err
 		}
 		out, created = run, true
@@ -85,7 +85,7 @@ func (s *Store) RunInsert(ctx context.Context, p *state.RunInsertParams) (*state
 
 // RunGet implements [state.Store].
 func (s *Store) RunGet(ctx context.Context, id string) (*state.Run, error) {
-	r, err := scanRun(s.r.QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE id = ?`, id))
+	r, err := scanRun(s.stmts.runGet.QueryRowContext(ctx, id))
 	if err != nil {
 		return nil, fmt.Errorf("statesqlite: RunGet: %w", s.interpret(err))
 	}
@@ -186,49 +186,12 @@ func (s *Store) RunUpdate(ctx context.Context, p *state.RunUpdateParams) (*state
 	now := nowUS()
 	var out *state.Run
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		run, err := scanRun(tx.QueryRowContext(ctx, `UPDATE runs SET
-				status = coalesce(nullif(?, ''), status),
-				state = coalesce(?, state),
-				output = coalesce(?, output),
-				error = coalesce(nullif(?, ''), error),
-				finished_at = CASE WHEN ? THEN coalesce(finished_at, ?) ELSE finished_at END,
-				updated_at = ?,
-				version = version + 1
-			WHERE id = ? AND version = ?
-			RETURNING `+runCols,
-			p.Status, jsonArg(p.State), jsonArg(p.Output), p.Error, p.Finished, micro(now), micro(now), p.ID, p.ExpectedVersion))
-		if errors.Is(err, sql.ErrNoRows) {
-			var version int64
-			if err := tx.QueryRowContext(ctx, `SELECT version FROM runs WHERE id = ?`, p.ID).Scan(&version); err != nil {
-				return err
-			}
-			return fmt.Errorf("run %s: expected version %d, have %d: %w", p.ID, p.ExpectedVersion, version, state.ErrConflict)
-		}
+		run, failed, err := s.runUpdateTx(newTxStmts(ctx, tx), p, now)
 		if err != nil {
 			return err
 		}
-		for _, a := range p.Attempts {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO step_attempts
-					(run_id, step_id, iteration, attempt, status, input, output, error, worker_id, started_at, finished_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT (run_id, step_id, iteration, attempt) DO UPDATE SET
-					status = coalesce(nullif(excluded.status, ''), status),
-					input = coalesce(excluded.input, input),
-					output = coalesce(excluded.output, output),
-					error = coalesce(nullif(excluded.error, ''), error),
-					worker_id = coalesce(nullif(excluded.worker_id, ''), worker_id),
-					started_at = coalesce(excluded.started_at, started_at),
-					finished_at = coalesce(excluded.finished_at, finished_at)`,
-				p.ID, a.StepID, a.Iteration, a.Attempt, a.Status, jsonArg(a.Input), jsonArg(a.Output), a.Error, a.WorkerID,
-				microPtr(a.StartedAt), microPtr(a.FinishedAt)); err != nil {
-				return fmt.Errorf("attempt %s/%d/%d: %w", a.StepID, a.Iteration, a.Attempt, err)
-			}
-		}
-		if err := insertOutbox(ctx, tx, p.ID, p.Outbox, now); err != nil {
-			return err
-		}
-		if err := upsertHumanTasks(ctx, tx, p.ID, p.HumanTasks, now); err != nil {
-			return err
+		if failed != nil {
+			return failed
 		}
 		out = run
 		return nil
@@ -239,7 +202,45 @@ func (s *Store) RunUpdate(ctx context.Context, p *state.RunUpdateParams) (*state
 	return out, nil
 }
 
-func insertOutbox(ctx context.Context, tx *sql.Tx, runID string, ms []state.OutboxMessage, now time.Time) error {
+// runUpdateTx applies one update in st's transaction. failed reports why
+// this update alone was refused (ErrConflict, or sql.ErrNoRows for a missing
+// run) before it wrote anything; err fails the whole transaction.
+func (s *Store) runUpdateTx(st *txStmts, p *state.RunUpdateParams, now time.Time) (run *state.Run, failed, err error) {
+	ctx := st.ctx
+	run, err = scanRun(st.get(s.stmts.runUpdate).QueryRowContext(ctx,
+		p.Status, jsonArg(p.State), jsonArg(p.Output), p.Error, p.Finished, micro(now), micro(now), p.ID, p.ExpectedVersion))
+	if errors.Is(err, sql.ErrNoRows) {
+		var version int64
+		switch err := st.get(s.stmts.runVersion).QueryRowContext(ctx, p.ID).Scan(&version); {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil, fmt.Errorf("run %s: %w", p.ID, err), nil
+		case err != nil:
+			return nil, nil, err
+		}
+		return nil, fmt.Errorf("run %s: expected version %d, have %d: %w", p.ID, p.ExpectedVersion, version, state.ErrConflict), nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, a := range p.Attempts {
+		if _, err := st.get(s.stmts.attemptUpsert).ExecContext(ctx,
+			p.ID, a.StepID, a.Iteration, a.Attempt, a.Status, jsonArg(a.Input), jsonArg(a.Output), a.Error, a.WorkerID,
+			microPtr(a.StartedAt), microPtr(a.FinishedAt)); err != nil {
+			return nil, nil, fmt.Errorf("attempt %s/%d/%d: %w", a.StepID, a.Iteration, a.Attempt, err)
+		}
+	}
+	if err := s.insertOutbox(st, p.ID, p.Outbox, now); err != nil {
+		return nil, nil, err
+	}
+	if err := upsertHumanTasks(ctx, st.tx, p.ID, p.HumanTasks, now); err != nil {
+		return nil, nil, err
+	}
+	return run, nil, nil
+}
+
+// insertOutbox inserts ms, setting each one's Seq in place: the caller
+// publishes at once after commit and deletes by seq.
+func (s *Store) insertOutbox(st *txStmts, runID string, ms []state.OutboxMessage, now time.Time) error {
 	for i := range ms {
 		m := ms[i]
 		var headers any
@@ -257,15 +258,15 @@ func insertOutbox(ctx context.Context, tx *sql.Tx, runID string, ms []state.Outb
 		if !m.DeliverAt.IsZero() {
 			at = m.DeliverAt
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO outbox (run_id, queue, msg_id, priority, headers, body, deliver_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, m.RunID, m.Queue, m.MsgID, m.Priority, headers, m.Body, micro(at))
+		res, err := st.get(s.stmts.outboxInsert).ExecContext(st.ctx, m.RunID, m.Queue, m.MsgID, m.Priority, headers, m.Body, micro(at))
 		if err != nil {
 			return fmt.Errorf("outbox: %w", err)
 		}
-		// The caller publishes at once after commit and deletes by seq.
-		if id, err := res.LastInsertId(); err == nil {
-			ms[i].Seq = id
+		id, err := res.LastInsertId()
+		if err != nil {
+			return fmt.Errorf("outbox: %w", err)
 		}
+		ms[i].Seq = id
 	}
 	return nil
 }

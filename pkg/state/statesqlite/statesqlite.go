@@ -43,6 +43,7 @@ type Config struct {
 // Store is a [state.Store] backed by SQLite.
 type Store struct {
 	w, r   *sql.DB // writer (one connection) and readers; the same for :memory:
+	stmts  stmts
 	logger *slog.Logger
 	closed atomic.Bool
 }
@@ -102,6 +103,10 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("statesqlite: create tables: %w", err)
 		}
 	}
+	if err := s.prepare(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -110,7 +115,7 @@ func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	err := s.w.Close()
+	err := errors.Join(s.closeStmts(), s.w.Close())
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
 	}

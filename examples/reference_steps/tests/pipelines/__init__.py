@@ -1,0 +1,1 @@
+"""Step packages of the reference sample pipelines, one per pipeline."""

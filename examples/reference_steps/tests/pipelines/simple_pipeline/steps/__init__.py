@@ -1,0 +1,1 @@
+"""Steps of the reference simple_pipeline."""

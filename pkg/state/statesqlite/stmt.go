@@ -1,0 +1,119 @@
+package statesqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// The hot statements are prepared once, at New: SQLite would otherwise parse
+// and plan each of them again on every call. Writer statements live on the
+// single writer connection and are bound to a transaction with
+// [sql.Tx.StmtContext], which reuses the connection's prepared statement.
+
+const runUpdateSQL = `UPDATE runs SET
+		status = coalesce(nullif(?, ''), status),
+		state = coalesce(?, state),
+		output = coalesce(?, output),
+		error = coalesce(nullif(?, ''), error),
+		finished_at = CASE WHEN ? THEN coalesce(finished_at, ?) ELSE finished_at END,
+		updated_at = ?,
+		version = version + 1
+	WHERE id = ? AND version = ?
+	RETURNING ` + runCols
+
+const runVersionSQL = `SELECT version FROM runs WHERE id = ?`
+
+const attemptUpsertSQL = `INSERT INTO step_attempts
+		(run_id, step_id, iteration, attempt, status, input, output, error, worker_id, started_at, finished_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (run_id, step_id, iteration, attempt) DO UPDATE SET
+		status = coalesce(nullif(excluded.status, ''), status),
+		input = coalesce(excluded.input, input),
+		output = coalesce(excluded.output, output),
+		error = coalesce(nullif(excluded.error, ''), error),
+		worker_id = coalesce(nullif(excluded.worker_id, ''), worker_id),
+		started_at = coalesce(excluded.started_at, started_at),
+		finished_at = coalesce(excluded.finished_at, finished_at)`
+
+const outboxInsertSQL = `INSERT INTO outbox (run_id, queue, msg_id, priority, headers, body, deliver_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?)`
+
+// outboxDeleteSQL takes the seqs as one JSON array, so that one prepared
+// statement serves any number of them.
+const outboxDeleteSQL = `DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?))`
+
+const outboxClaimSQL = `UPDATE outbox SET claimed_until = ?1
+	WHERE seq IN (
+		SELECT seq FROM outbox
+		WHERE deliver_at <= ?2 AND (claimed_until IS NULL OR claimed_until <= ?2)
+		ORDER BY deliver_at, seq LIMIT ?3)
+	RETURNING seq, run_id, queue, msg_id, priority, headers, body, deliver_at`
+
+const runGetSQL = `SELECT ` + runCols + ` FROM runs WHERE id = ?`
+
+// stmts holds the prepared hot statements.
+type stmts struct {
+	// On the writer.
+	runUpdate, runVersion, attemptUpsert, outboxInsert, outboxDelete, outboxClaim *sql.Stmt
+	// On the readers (the writer for :memory:).
+	runGet *sql.Stmt
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	for _, x := range []struct {
+		db  *sql.DB
+		dst **sql.Stmt
+		sql string
+	}{
+		{s.w, &s.stmts.runUpdate, runUpdateSQL},
+		{s.w, &s.stmts.runVersion, runVersionSQL},
+		{s.w, &s.stmts.attemptUpsert, attemptUpsertSQL},
+		{s.w, &s.stmts.outboxInsert, outboxInsertSQL},
+		{s.w, &s.stmts.outboxDelete, outboxDeleteSQL},
+		{s.w, &s.stmts.outboxClaim, outboxClaimSQL},
+		{s.r, &s.stmts.runGet, runGetSQL},
+	} {
+		st, err := x.db.PrepareContext(ctx, x.sql)
+		if err != nil {
+			return fmt.Errorf("statesqlite: prepare: %w", err)
+		}
+		*x.dst = st
+	}
+	return nil
+}
+
+func (s *Store) closeStmts() error {
+	var err error
+	for _, st := range []*sql.Stmt{
+		s.stmts.runUpdate, s.stmts.runVersion, s.stmts.attemptUpsert, s.stmts.outboxInsert,
+		s.stmts.outboxDelete, s.stmts.outboxClaim, s.stmts.runGet,
+	} {
+		if st != nil {
+			err = errors.Join(err, st.Close())
+		}
+	}
+	return err
+}
+
+// txStmts binds prepared statements to one transaction, each at most once,
+// however many updates the transaction applies.
+type txStmts struct {
+	ctx   context.Context
+	tx    *sql.Tx
+	bound map[*sql.Stmt]*sql.Stmt
+}
+
+func newTxStmts(ctx context.Context, tx *sql.Tx) *txStmts {
+	return &txStmts{ctx: ctx, tx: tx, bound: make(map[*sql.Stmt]*sql.Stmt, 4)}
+}
+
+func (t *txStmts) get(st *sql.Stmt) *sql.Stmt {
+	b, ok := t.bound[st]
+	if !ok {
+		b = t.tx.StmtContext(t.ctx, st)
+		t.bound[st] = b
+	}
+	return b
+}
