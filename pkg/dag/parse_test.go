@@ -50,7 +50,9 @@ func TestParseDialects(t *testing.T) {
 				require.Equal(t, &dag.OutputDecl{Name: "e", Required: true}, p.Steps[0].Outputs[1])
 			}},
 		{"top-level outputs mapping", `{"steps":[{"id":"a","step_class":"x"}],"flow":{"start_at":"a"},"outputs":{"f":"{{ a.f }}"}}`,
-			func(t *testing.T, p *dag.Pipeline) { require.Equal(t, &dag.NamedValue{Name: "f", Value: "{{ a.f }}"}, p.Outputs[0]) }},
+			func(t *testing.T, p *dag.Pipeline) {
+				require.Equal(t, &dag.NamedValue{Name: "f", Value: "{{ a.f }}"}, p.Outputs[0])
+			}},
 		{"parameters as defaults", `{"parameters":{"topic":"AI","n":3},"steps":[{"id":"a","step_class":"x"}],"flow":{"start_at":"a"}}`,
 			func(t *testing.T, p *dag.Pipeline) {
 				require.Len(t, p.Parameters, 2)
