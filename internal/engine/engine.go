@@ -76,8 +76,8 @@ type Engine struct {
 }
 
 // Open connects (or starts) the backends and builds the roles.
-func Open(ctx context.Context, cfg Config) (e *Engine, err error) {
-	e = &Engine{}
+func Open(ctx context.Context, cfg Config) (_ *Engine, err error) {
+	e := &Engine{}
 	defer func() {
 		if err != nil {
 			_ = e.Close(context.WithoutCancel(ctx))
@@ -97,6 +97,11 @@ func Open(ctx context.Context, cfg Config) (e *Engine, err error) {
 		}
 		cfg.DataDir = dir
 		e.closers = append(e.closers, func() error { return os.RemoveAll(dir) })
+	}
+	if cfg.DataDir != "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("engine: data dir: %w", err)
+		}
 	}
 	if err := e.openStore(ctx, cfg, log); err != nil {
 		return nil, err
