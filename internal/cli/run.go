@@ -95,6 +95,7 @@ func newRunCommand() *cobra.Command {
 			out := cmd.OutOrStdout()
 			enc := json.NewEncoder(out)
 			enc.SetIndent("", "  ")
+			enc.SetEscapeHTML(false)
 			if err := enc.Encode(runResult(final, attempts)); err != nil {
 				return err
 			}

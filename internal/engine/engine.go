@@ -56,6 +56,10 @@ type Config struct {
 	Scheduler, Worker bool
 	// RelayPoll is the scheduler's outbox sweep interval (0: its default).
 	RelayPoll time.Duration
+	// AckWait is how long a task or event may stay unsettled before the
+	// broker redelivers it, i.e. how soon work of a dead process resumes
+	// (0: 30s). Workers heartbeat long steps, so it need not exceed them.
+	AckWait time.Duration
 	// WorkerConcurrency per queue; WorkerQueues to consume.
 	WorkerConcurrency int
 	WorkerQueues      []string
@@ -117,7 +121,7 @@ func Open(ctx context.Context, cfg Config) (_ *Engine, err error) {
 		e.Registry = steps.Builtins()
 	}
 	if cfg.Scheduler {
-		e.Scheduler, err = scheduler.New(scheduler.Config{Store: e.Store, Broker: e.Broker, Hot: e.Hot, RelayPoll: cfg.RelayPoll, Logger: log, Registerer: cfg.Registerer})
+		e.Scheduler, err = scheduler.New(scheduler.Config{Store: e.Store, Broker: e.Broker, Hot: e.Hot, RelayPoll: cfg.RelayPoll, AckWait: cfg.AckWait, Logger: log, Registerer: cfg.Registerer})
 		if err != nil {
 			return nil, err
 		}
@@ -125,7 +129,7 @@ func Open(ctx context.Context, cfg Config) (_ *Engine, err error) {
 	if cfg.Worker {
 		e.Worker, err = worker.New(worker.Config{
 			Broker: e.Broker, Hot: e.Hot, Registry: e.Registry, Blobs: e.Store, Queues: cfg.WorkerQueues,
-			Concurrency: cfg.WorkerConcurrency, Logger: log, Registerer: cfg.Registerer,
+			Concurrency: cfg.WorkerConcurrency, AckWait: cfg.AckWait, Logger: log, Registerer: cfg.Registerer,
 			Fallback: steps.PythonHandler(steps.PythonConfig{Python: cfg.Python, Paths: cfg.PythonPaths}),
 		})
 		if err != nil {

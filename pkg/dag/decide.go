@@ -741,7 +741,8 @@ func (d *decider) resume() error {
 // --- data: merged views, inputs, config ---
 
 // viewIn is the blackboard a step sees: the run's parameters and input, then
-// the views of the steps that activated it, merged in completion order.
+// the views of the steps that activated it (a join merges its branches in
+// document order).
 func (d *decider) viewIn(v int) map[string]any {
 	if m := d.st.viewsIn[v]; m != nil {
 		return m
@@ -767,7 +768,9 @@ func (d *decider) viewIn(v int) map[string]any {
 	case 1:
 		m = d.viewOut(srcs[0])
 	default:
-		sort.Slice(srcs, func(a, b int) bool { return st.Steps[srcs[a]].Seq < st.Steps[srcs[b]].Seq })
+		// Branches of a join finish in any order; merge them in document
+		// order so the view (and so the result) is deterministic.
+		sort.Ints(srcs)
 		m = map[string]any{}
 		for _, p := range srcs {
 			maps.Copy(m, d.viewOut(p))

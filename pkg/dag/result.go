@@ -2,7 +2,6 @@ package dag
 
 import (
 	"maps"
-	"sort"
 	"time"
 )
 
@@ -66,9 +65,9 @@ func (g *Graph) output(st *RunState) any {
 	return g.mergedView(st)
 }
 
-// MergedView is the blackboard of the whole run: parameters and input, then
+// mergedView is the blackboard of the whole run: parameters and input, then
 // every executed step's output (under its id, and a map's fields on top) in
-// completion order.
+// document order.
 func (g *Graph) mergedView(st *RunState) map[string]any {
 	m := make(map[string]any, len(st.Params)+len(st.Input)+len(st.Steps))
 	maps.Copy(m, st.Params)
@@ -79,7 +78,8 @@ func (g *Graph) mergedView(st *RunState) map[string]any {
 			done = append(done, i)
 		}
 	}
-	sort.Slice(done, func(a, b int) bool { return st.Steps[done[a]].Seq < st.Steps[done[b]].Seq })
+	// Document order, not completion order: parallel branches complete in
+	// any order, and the result must not depend on it.
 	for _, i := range done {
 		out := st.Steps[i].Output
 		m[g.steps[i].step.ID] = out

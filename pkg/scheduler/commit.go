@@ -50,12 +50,13 @@ func (c *committer) commit(ctx context.Context, u *state.RunUpdateParams) (*stat
 	r := &commitReq{u: u, ready: make(chan struct{}, 1)}
 	c.mu.Lock()
 	c.pending = append(c.pending, r)
-	if !c.busy {
+	lead := !c.busy
+	if lead {
 		c.busy, r.lead = true, true
 	}
 	c.mu.Unlock()
-	if !r.lead {
-		<-r.ready // a result, or the lead
+	if !lead {
+		<-r.ready // a result, or the lead (r.lead was set before the send)
 		if !r.lead {
 			return r.run, r.err
 		}

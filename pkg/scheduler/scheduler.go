@@ -45,8 +45,11 @@ type Config struct {
 	Hot state.Hot
 	// Registry, when set, rejects pipelines naming unknown step classes.
 	Registry dag.Registry
-	// Concurrency is how many events are applied at once; default 8.
+	// Concurrency is how many events are applied at once; default 64.
 	Concurrency int
+	// AckWait is how long an event may stay unsettled before the broker
+	// redelivers it (a scheduler that died mid-event); default 30s.
+	AckWait time.Duration
 	// RelayPoll is how often the outbox is checked when nothing signals
 	// (other schedulers' leftovers after a crash). Default 1s.
 	RelayPoll time.Duration
@@ -109,7 +112,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	sub, err := s.cfg.Broker.Subscribe(ctx, queue.EventsQueue, queue.SubscribeConfig{Concurrency: s.cfg.Concurrency}, queue.HandlerFunc(s.handle))
+	sub, err := s.cfg.Broker.Subscribe(ctx, queue.EventsQueue, queue.SubscribeConfig{Concurrency: s.cfg.Concurrency, AckWait: s.cfg.AckWait}, queue.HandlerFunc(s.handle))
 	if err != nil {
 		cancel()
 		return fmt.Errorf("scheduler: subscribe: %w", err)
@@ -309,7 +312,9 @@ func (s *Scheduler) Apply(ctx context.Context, runID string, ev dag.Event) error
 			return err
 		}
 		if ev.Type == dag.EventStepSucceeded || ev.Type == dag.EventStepFailed {
-			u.Attempts = append(u.Attempts, s.attemptDone(c.st, c.g, ev))
+			// First, so that what the decision says next about the same
+			// attempt (a task step now waiting for a human) wins.
+			u.Attempts = append([]state.StepAttempt{s.attemptDone(c.st, c.g, ev)}, u.Attempts...)
 		}
 		u.ID, u.ExpectedVersion = runID, c.version
 		run, err := s.commits.commit(ctx, u)
