@@ -311,7 +311,14 @@ func (s *Scheduler) Apply(ctx context.Context, runID string, ev dag.Event) error
 			s.runs.drop(runID)
 			return err
 		}
-		if ev.Type == dag.EventStepSucceeded || ev.Type == dag.EventStepFailed {
+		if ev.Type == dag.EventHumanDecision || ev.Type == dag.EventStepFailed && ev.Attempt == 0 {
+			// A human decision (or a human timeout) closes the waiting attempt.
+			ev.Attempt = stepAttempt(c.g, c.st, ev.StepID)
+			if ss, ok := c.g.Step(c.st, ev.StepID); ok && ev.Iteration == 0 {
+				ev.Iteration = ss.Iteration
+			}
+		}
+		if ev.Type == dag.EventStepSucceeded || ev.Type == dag.EventStepFailed || ev.Type == dag.EventHumanDecision {
 			// First, so that what the decision says next about the same
 			// attempt (a task step now waiting for a human) wins.
 			u.Attempts = append([]state.StepAttempt{s.attemptDone(c.st, c.g, ev)}, u.Attempts...)
@@ -453,7 +460,7 @@ func (s *Scheduler) translate(ctx context.Context, g *dag.Graph, st *dag.RunStat
 			if ht.Deadline != nil {
 				u.Outbox = append(u.Outbox, humanTimeoutMessage(ht, 1))
 			}
-			u.Attempts = append(u.Attempts, state.StepAttempt{RunID: st.RunID, StepID: a.StepID, Iteration: a.Iteration, Attempt: 1, Status: "waiting"})
+			u.Attempts = append(u.Attempts, state.StepAttempt{RunID: st.RunID, StepID: a.StepID, Iteration: a.Iteration, Attempt: max(stepAttempt(g, st, a.StepID), 1), Status: "waiting"})
 		case dag.ActionCancelStep:
 			u.Attempts = append(u.Attempts, state.StepAttempt{RunID: st.RunID, StepID: a.StepID, Iteration: a.Iteration, Attempt: stepAttempt(g, st, a.StepID), Status: "cancelled"})
 		case dag.ActionFinishRun:

@@ -97,3 +97,36 @@ func TestSubmitIdempotent(t *testing.T) {
 	require.False(t, created)
 	require.Equal(t, first.ID, again.ID)
 }
+
+const review = `{"name":"review","steps":[{"id":"ask","type":"human_input","config":{"prompt":"ok?","timeout_seconds":3600}},{"id":"done","step_class":"echo"}],
+	"flow":{"start_at":"ask","paths":[{"from":"ask","to":"done","condition":"result.decision == 'approve'"}]}}`
+
+// TestDecideHumanClosesTheTask: the decision becomes the step's output, the
+// waiting attempt is closed, and a second decision is refused.
+func TestDecideHumanClosesTheTask(t *testing.T) {
+	t.Parallel()
+	bd := setup(t)
+	pv, _, err := bd.a.PipelineImport(bd.ctx, "review", []byte(review))
+	require.NoError(t, err)
+	run, _, err := bd.a.Submit(bd.ctx, &scheduler.SubmitParams{PipelineVersionID: pv.ID})
+	require.NoError(t, err)
+	tasks, err := bd.store.HumanTaskList(bd.ctx, &state.HumanTaskListParams{RunID: run.ID})
+	require.NoError(t, err)
+	require.Len(t, tasks, 1)
+	require.Equal(t, "ok?", tasks[0].Prompt)
+	_, err = bd.b.DecideHuman(bd.ctx, tasks[0].ID, state.HumanDecision{By: "alice", Decision: json.RawMessage(`{"decision":"approve"}`)})
+	require.NoError(t, err)
+	_, err = bd.a.DecideHuman(bd.ctx, tasks[0].ID, state.HumanDecision{By: "bob", Decision: json.RawMessage(`{"decision":"reject"}`)})
+	require.ErrorIs(t, err, state.ErrAlreadyDecided)
+	attempts, err := bd.store.StepAttemptList(bd.ctx, run.ID)
+	require.NoError(t, err)
+	for _, a := range attempts {
+		if a.StepID == "ask" {
+			require.Equal(t, "succeeded", a.Status)
+			require.JSONEq(t, `{"decision":"approve"}`, string(a.Output))
+		}
+	}
+	got, err := bd.store.RunGet(bd.ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, state.RunRunning, got.Status, "done is now running on a worker")
+}
