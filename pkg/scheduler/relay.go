@@ -16,13 +16,26 @@ import (
 func (s *Scheduler) relay(ctx context.Context) {
 	timer := time.NewTimer(s.cfg.RelayPoll)
 	defer timer.Stop()
+	defer func() {
+		// Deletes queued by the last decisions still run on the way out.
+		s.delMu.Lock()
+		s.relaying = false
+		s.delMu.Unlock()
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		s.flushDeletes(c)
+	}()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.delKick:
+			s.flushDeletes(ctx)
+			continue
 		case <-s.kick:
 		case <-timer.C:
 		}
+		s.flushDeletes(ctx)
 		for ctx.Err() == nil {
 			n, err := s.relayOnce(ctx)
 			if err != nil {

@@ -73,12 +73,16 @@ type Scheduler struct {
 	runs    *runLocks
 	commits *committer
 
-	kick    chan struct{}
-	mu      sync.Mutex
-	sub     queue.Subscription
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	started bool
+	kick     chan struct{}
+	delKick  chan struct{}
+	delMu    sync.Mutex
+	deletes  []int64
+	relaying bool
+	mu       sync.Mutex
+	sub      queue.Subscription
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	started  bool
 }
 
 // New validates cfg and returns a scheduler.
@@ -99,7 +103,7 @@ func New(cfg Config) (*Scheduler, error) {
 	}
 	return &Scheduler{
 		cfg: cfg, log: log.With("component", "scheduler", "scheduler_id", cfg.ID),
-		metrics: newMetrics(cfg.Registerer), graphs: map[string]*dag.Graph{}, runs: newRunLocks(), commits: newCommitter(cfg.Store), kick: make(chan struct{}, 1),
+		metrics: newMetrics(cfg.Registerer), graphs: map[string]*dag.Graph{}, runs: newRunLocks(), commits: newCommitter(cfg.Store), kick: make(chan struct{}, 1), delKick: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -118,6 +122,9 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		return fmt.Errorf("scheduler: subscribe: %w", err)
 	}
 	s.sub, s.cancel, s.started = sub, cancel, true
+	s.delMu.Lock()
+	s.relaying = true
+	s.delMu.Unlock()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -365,28 +372,74 @@ func (s *Scheduler) publishNow(ctx context.Context, msgs []state.OutboxMessage) 
 		return
 	}
 	now := time.Now()
-	var done []int64
-	delayed := false
+	var (
+		done    []int64
+		delayed bool
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+	)
+	// A fan-out publishes its tasks concurrently, so the last branch does
+	// not wait for every earlier publish acknowledgement.
+	sem := make(chan struct{}, 32)
 	for _, m := range msgs {
 		if m.DeliverAt.After(now) {
 			delayed = true
 			continue
 		}
-		err := s.cfg.Broker.Publish(ctx, queue.Message{ID: m.MsgID, Queue: m.Queue, Priority: queue.Priority(m.Priority), Headers: m.Headers, Body: m.Body})
-		if err != nil || m.Seq == 0 {
-			delayed = true // the relay publishes (again) and deletes it
-			continue
-		}
-		done = append(done, m.Seq)
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			err := s.cfg.Broker.Publish(ctx, queue.Message{ID: m.MsgID, Queue: m.Queue, Priority: queue.Priority(m.Priority), Headers: m.Headers, Body: m.Body})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil || m.Seq == 0 {
+				delayed = true // the relay publishes (again) and deletes it
+				return
+			}
+			done = append(done, m.Seq)
+		})
 	}
+	wg.Wait()
 	s.metrics.published.Add(float64(len(done)))
-	if len(done) > 0 {
+	if len(done) > 0 && !s.deleteLater(done) {
 		if err := s.cfg.Store.OutboxDelete(ctx, done); err != nil {
 			s.log.DebugContext(ctx, "scheduler: outbox delete failed; the relay will republish (de-duplicated)", "error", err)
 		}
 	}
 	if delayed {
 		s.signal()
+	}
+}
+
+// deleteLater queues published outbox rows for the relay to delete in one
+// statement with others; false when no relay runs (delete them now).
+func (s *Scheduler) deleteLater(seqs []int64) bool {
+	s.delMu.Lock()
+	defer s.delMu.Unlock()
+	if !s.relaying {
+		return false
+	}
+	s.deletes = append(s.deletes, seqs...)
+	select {
+	case s.delKick <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// flushDeletes deletes the queued published rows. A row published but not
+// yet deleted may be swept and published again by a relay: the broker
+// de-duplicates it by message id.
+func (s *Scheduler) flushDeletes(ctx context.Context) {
+	s.delMu.Lock()
+	seqs := s.deletes
+	s.deletes = nil
+	s.delMu.Unlock()
+	if len(seqs) == 0 {
+		return
+	}
+	if err := s.cfg.Store.OutboxDelete(ctx, seqs); err != nil {
+		s.log.DebugContext(ctx, "scheduler: outbox delete failed; the relay will republish (de-duplicated)", "error", err)
 	}
 }
 
