@@ -20,6 +20,8 @@ const (
 	// EventResumeRequested restarts a failed or cancelled run from its failed
 	// and cancelled steps, keeping every completed step's output.
 	EventResumeRequested EventType = "resume_requested"
+	// EventDeadlineExceeded fails a run that outlived its timeout_seconds.
+	EventDeadlineExceeded EventType = "deadline_exceeded"
 )
 
 // Event is one input to Decide.
@@ -161,6 +163,12 @@ func (d *decider) apply(ev Event) error {
 		return nil
 	case EventResumeRequested:
 		return d.resume()
+	case EventDeadlineExceeded:
+		if d.terminal() {
+			return fmt.Errorf("%w: run is %s", ErrStale, st.Status)
+		}
+		d.failRun(fmt.Sprintf("run exceeded its timeout_seconds %g", d.g.Pipeline.TimeoutSeconds))
+		return nil
 	}
 	i, ok := d.g.index[ev.StepID]
 	if !ok {

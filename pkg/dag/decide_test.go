@@ -480,3 +480,19 @@ func TestDecideElseIgnoresUnconditionalSiblings(t *testing.T) {
 	require.Equal(t, []string{"a", "lo", "log"}, s.started)
 	require.Equal(t, []string{"hi"}, s.skipped)
 }
+
+func TestDecideDeadline(t *testing.T) {
+	t.Parallel()
+	g := mustLoad(t, `{"timeout_seconds":30,"steps":[{"id":"a","step_class":"e"}],"flow":{"start_at":"a"}}`)
+	st, err := g.NewRun("r", nil)
+	require.NoError(t, err)
+	_, err = g.Decide(st, dag.Event{Type: dag.EventRunStarted})
+	require.NoError(t, err)
+	acts, err := g.Decide(st, dag.Event{Type: dag.EventDeadlineExceeded})
+	require.NoError(t, err)
+	require.Equal(t, []dag.ActionKind{dag.ActionCancelStep, dag.ActionFinishRun}, []dag.ActionKind{acts[0].Kind, acts[1].Kind})
+	require.Equal(t, dag.RunFailed, st.Status)
+	require.Contains(t, st.Error, "timeout_seconds 30")
+	_, err = g.Decide(st, dag.Event{Type: dag.EventDeadlineExceeded})
+	require.ErrorIs(t, err, dag.ErrStale)
+}

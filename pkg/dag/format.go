@@ -46,6 +46,9 @@ func Format(p *Pipeline) ([]byte, error) {
 			doc.add("error_handling", o)
 		}
 	}
+	if p.TimeoutSeconds != 0 {
+		doc.add("timeout_seconds", p.TimeoutSeconds)
+	}
 	if len(p.Outputs) > 0 {
 		outs := make(ordered, 0, len(p.Outputs))
 		for _, o := range p.Outputs {

@@ -67,6 +67,7 @@ type parser struct{ r *reporter }
 var topKeys = map[string]bool{
 	"name": true, "description": true, "version": true, "parameters": true, "steps": true,
 	"flow": true, "outputs": true, "loop_config": true, "error_handling": true, "metadata": true,
+	"timeout_seconds": true,
 }
 
 func (pr parser) pipeline(p *Pipeline, obj map[string]any) {
@@ -92,6 +93,10 @@ func (pr parser) pipeline(p *Pipeline, obj map[string]any) {
 	}
 	if v, ok := obj["error_handling"]; ok && v != nil {
 		p.ErrorHandling = pr.errorHandling("error_handling", "", v)
+	}
+	p.TimeoutSeconds = pr.number(obj, "timeout_seconds", "", "")
+	if p.TimeoutSeconds < 0 {
+		pr.r.errorf("timeout_seconds", "", "bad_value", "use a positive number of seconds (0: no deadline)", "timeout_seconds is %g", p.TimeoutSeconds)
 	}
 	if v, ok := obj["metadata"]; ok && v != nil {
 		if m, ok := v.(map[string]any); ok {

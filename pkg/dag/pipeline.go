@@ -18,7 +18,10 @@ type Pipeline struct {
 	Outputs       []*NamedValue
 	LoopConfig    *LoopConfig
 	ErrorHandling *ErrorHandling
-	Metadata      map[string]any
+	// TimeoutSeconds is the run's deadline: a run still going after it
+	// fails and its in-flight steps are cancelled. 0: no deadline.
+	TimeoutSeconds float64
+	Metadata       map[string]any
 	// Extra keeps unknown top-level keys so that format preserves them;
 	// FlowExtra the unknown keys of flow.
 	Extra     map[string]any

@@ -14,7 +14,10 @@ import (
 )
 
 // Kinds of control events the scheduler sends itself through the outbox.
-const kindHumanTimeout = "human_timeout"
+const (
+	kindHumanTimeout = "human_timeout"
+	kindRunTimeout   = "run_timeout"
+)
 
 // Timeout policies of a human step (config "on_timeout").
 const (

@@ -233,6 +233,11 @@ func (s *Scheduler) Submit(ctx context.Context, p *SubmitParams) (*state.Run, bo
 	if err != nil {
 		return nil, false, err
 	}
+	if t := g.Pipeline.TimeoutSeconds; t > 0 {
+		body, _ := json.Marshal(worker.Completion{Kind: kindRunTimeout, RunID: runID})
+		u.Outbox = append(u.Outbox, state.OutboxMessage{RunID: runID, Queue: queue.EventsQueue, MsgID: "deadline." + runID,
+			Body: body, DeliverAt: now.Add(time.Duration(t * float64(time.Second)))})
+	}
 	input, _ := json.Marshal(p.Input)
 	run := state.Run{
 		ID: runID, PipelineVersionID: pv.ID, PipelineSlug: pv.Slug, Status: string(st.Status), Input: input,
@@ -575,8 +580,12 @@ func (s *Scheduler) handle(ctx context.Context, d queue.Delivery) {
 		return
 	}
 	log := s.log.With("run_id", c.RunID, "step_id", c.StepID, "iteration", c.Iteration, "attempt", c.Attempt)
-	if c.Kind == kindHumanTimeout {
+	switch c.Kind {
+	case kindHumanTimeout:
 		s.settle(ctx, d, log, s.humanTimeout(ctx, &c))
+		return
+	case kindRunTimeout:
+		s.settle(ctx, d, log, s.Apply(ctx, c.RunID, dag.Event{Type: dag.EventDeadlineExceeded}))
 		return
 	}
 	ev := dag.Event{StepID: c.StepID, Iteration: c.Iteration, Attempt: c.Attempt, At: c.EndedAt, Reason: c.WorkerID}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -129,4 +130,26 @@ func TestDecideHumanClosesTheTask(t *testing.T) {
 	got, err := bd.store.RunGet(bd.ctx, run.ID)
 	require.NoError(t, err)
 	require.Equal(t, state.RunRunning, got.Status, "done is now running on a worker")
+}
+
+// TestRunDeadline: a run that outlives its timeout_seconds fails and its
+// in-flight step is cancelled.
+func TestRunDeadline(t *testing.T) {
+	t.Parallel()
+	bd := setup(t)
+	require.NoError(t, bd.a.Start(bd.ctx))
+	t.Cleanup(func() { _ = bd.a.Stop(context.Background()) })
+	pv, _, err := bd.a.PipelineImport(bd.ctx, "slow", []byte(`{"name":"slow","timeout_seconds":0.2,
+		"steps":[{"id":"wait","step_class":"sleep"}],"flow":{"start_at":"wait"}}`))
+	require.NoError(t, err)
+	run, _, err := bd.a.Submit(bd.ctx, &scheduler.SubmitParams{PipelineVersionID: pv.ID})
+	require.NoError(t, err)
+	// No worker runs the step: only the deadline can end the run.
+	require.Eventually(t, func() bool {
+		got, err := bd.store.RunGet(bd.ctx, run.ID)
+		return err == nil && got.Status == state.RunFailed
+	}, 10*time.Second, 20*time.Millisecond)
+	got, err := bd.store.RunGet(bd.ctx, run.ID)
+	require.NoError(t, err)
+	require.Contains(t, got.Error, "timeout_seconds 0.2")
 }
