@@ -15,6 +15,7 @@ const maxCachedRuns = 10_000
 // the entry.
 type cachedRun struct {
 	version int64
+	slug    string // the pipeline's slug, which human tasks are filed under
 	g       *dag.Graph
 	st      *dag.RunState
 }

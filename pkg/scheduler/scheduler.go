@@ -229,7 +229,7 @@ func (s *Scheduler) Submit(ctx context.Context, p *SubmitParams) (*state.Run, bo
 	if err != nil {
 		return nil, false, err
 	}
-	u, err := s.translate(ctx, g, st, acts, now)
+	u, err := s.translate(ctx, g, pv.Slug, st, acts, now)
 	if err != nil {
 		return nil, false, err
 	}
@@ -304,7 +304,7 @@ func (s *Scheduler) Apply(ctx context.Context, runID string, ev dag.Event) error
 			if err := json.Unmarshal(run.State, &st); err != nil {
 				return fmt.Errorf("decoding run %s state: %w", runID, err)
 			}
-			c = &cachedRun{version: run.Version, g: g, st: &st}
+			c = &cachedRun{version: run.Version, g: g, st: &st, slug: run.PipelineSlug}
 		}
 		acts, err := c.g.Decide(c.st, ev)
 		if err != nil {
@@ -318,7 +318,7 @@ func (s *Scheduler) Apply(ctx context.Context, runID string, ev dag.Event) error
 			}
 			return err
 		}
-		u, err := s.translate(ctx, c.g, c.st, acts, ev.At)
+		u, err := s.translate(ctx, c.g, c.slug, c.st, acts, ev.At)
 		if err != nil {
 			s.runs.drop(runID)
 			return err
@@ -465,7 +465,7 @@ func (s *Scheduler) attemptDone(st *dag.RunState, g *dag.Graph, ev dag.Event) st
 }
 
 // translate turns actions into the durable writes of one decision.
-func (s *Scheduler) translate(ctx context.Context, g *dag.Graph, st *dag.RunState, acts []dag.Action, now time.Time) (*state.RunUpdateParams, error) {
+func (s *Scheduler) translate(ctx context.Context, g *dag.Graph, slug string, st *dag.RunState, acts []dag.Action, now time.Time) (*state.RunUpdateParams, error) {
 	u := &state.RunUpdateParams{Status: string(st.Status), Error: st.Error, Finished: st.Status.Terminal()}
 	raw, err := json.Marshal(st)
 	if err != nil {
@@ -508,7 +508,7 @@ func (s *Scheduler) translate(ctx context.Context, g *dag.Graph, st *dag.RunStat
 			ui, _ := json.Marshal(h.UISchema)
 			cfg, _ := json.Marshal(h.Config)
 			ht := state.HumanTask{ID: uuid.NewString(), RunID: st.RunID, StepID: a.StepID, Iteration: a.Iteration,
-				Pipeline: g.Pipeline.Name, Status: state.HumanPending, Prompt: h.Prompt, UISchema: ui, Assignees: h.Assignees,
+				Pipeline: slug, Status: state.HumanPending, Prompt: h.Prompt, UISchema: ui, Assignees: h.Assignees,
 				Quorum: h.Quorum, Config: cfg, CreatedAt: now}
 			if h.TimeoutSeconds > 0 {
 				dl := now.Add(time.Duration(h.TimeoutSeconds * float64(time.Second)))
