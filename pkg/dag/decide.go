@@ -125,10 +125,11 @@ func (g *Graph) Decide(st *RunState, ev Event) ([]Action, error) {
 }
 
 type decider struct {
-	g       *Graph
-	st      *RunState
-	at      time.Time
-	actions []Action
+	g         *Graph
+	st        *RunState
+	at        time.Time
+	actions   []Action
+	computing map[int]bool // views being rebuilt (cycle guard)
 }
 
 func (d *decider) emit(a Action) { d.actions = append(d.actions, a) }
@@ -544,6 +545,9 @@ func (d *decider) backEdge(e *edge) {
 		}
 		return
 	}
+	// The source's view must exist before the loop resets the head: with a
+	// self-loop the head's new view is built from its own previous one.
+	d.viewOut(e.from)
 	d.resetLoop(li)
 	d.activate(l.head, e.idx, l.delay)
 }
@@ -757,6 +761,17 @@ func (d *decider) viewIn(v int) map[string]any {
 	}
 	st := d.st
 	s := &st.Steps[v]
+	if d.computing[v] {
+		// A loop led back here while rebuilding views lazily (a state
+		// loaded from a store): start this step's view from the run's
+		// parameters and input rather than recurse forever.
+		return d.baseView()
+	}
+	if d.computing == nil {
+		d.computing = make(map[int]bool)
+	}
+	d.computing[v] = true
+	defer delete(d.computing, v)
 	var srcs []int
 	if s.Via >= 0 && s.Via < len(d.g.edges) {
 		srcs = append(srcs, d.g.edges[s.Via].from)
@@ -770,9 +785,7 @@ func (d *decider) viewIn(v int) map[string]any {
 	var m map[string]any
 	switch len(srcs) {
 	case 0:
-		m = make(map[string]any, len(st.Params)+len(st.Input))
-		maps.Copy(m, st.Params)
-		maps.Copy(m, st.Input)
+		m = d.baseView()
 	case 1:
 		m = d.viewOut(srcs[0])
 	default:
@@ -785,6 +798,13 @@ func (d *decider) viewIn(v int) map[string]any {
 		}
 	}
 	st.viewsIn[v] = m
+	return m
+}
+
+func (d *decider) baseView() map[string]any {
+	m := make(map[string]any, len(d.st.Params)+len(d.st.Input))
+	maps.Copy(m, d.st.Params)
+	maps.Copy(m, d.st.Input)
 	return m
 }
 

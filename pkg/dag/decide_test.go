@@ -1,6 +1,7 @@
 package dag_test
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -495,4 +496,36 @@ func TestDecideDeadline(t *testing.T) {
 	require.Contains(t, st.Error, "timeout_seconds 30")
 	_, err = g.Decide(st, dag.Event{Type: dag.EventDeadlineExceeded})
 	require.ErrorIs(t, err, dag.ErrStale)
+}
+
+// TestDecideSelfLoop: a step that loops on itself sees its previous
+// iteration's output, also after the state went through JSON (as a
+// scheduler loading it from the store would).
+func TestDecideSelfLoop(t *testing.T) {
+	t.Parallel()
+	g := mustLoad(t, `{"steps":[{"id":"a","step_class":"e"}],"flow":{"start_at":"a","paths":[
+		{"from":"a","to":"a","condition":"result.n < 3"}]},"loop_config":{"max_iterations":5}}`)
+	st, err := g.NewRun("r", map[string]any{"n": 0.0})
+	require.NoError(t, err)
+	acts, err := g.Decide(st, dag.Event{Type: dag.EventRunStarted})
+	require.NoError(t, err)
+	for i := 1; ; i++ {
+		require.Len(t, acts, 1)
+		a := acts[0]
+		require.Equal(t, dag.ActionStartStep, a.Kind)
+		require.Equal(t, float64(i-1), a.Data["n"], "iteration %d sees the previous n", i)
+		// Round-trip the state through JSON, dropping every cached view.
+		raw, err := json.Marshal(st)
+		require.NoError(t, err)
+		st = &dag.RunState{}
+		require.NoError(t, json.Unmarshal(raw, st))
+		acts, err = g.Decide(st, dag.Event{Type: dag.EventStepSucceeded, StepID: "a", Iteration: a.Iteration, Attempt: 1,
+			Output: map[string]any{"n": float64(i)}})
+		require.NoError(t, err)
+		if st.Status.Terminal() {
+			break
+		}
+	}
+	require.Equal(t, dag.RunCompleted, st.Status)
+	require.Equal(t, 3.0, st.Output.(map[string]any)["n"])
 }
