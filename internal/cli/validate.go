@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ia-modules/ia-go/pkg/dag"
+	"github.com/ia-modules/ia-go/pkg/steps"
 )
 
 // fileReport is the outcome of validating one file (the --json shape).
@@ -25,8 +26,9 @@ type fileReport struct {
 
 func newValidateCommand() *cobra.Command {
 	var (
-		asJSON bool
-		input  string
+		asJSON  bool
+		input   string
+		classes []string
 	)
 	cmd := &cobra.Command{
 		Use:   "validate FILE...",
@@ -35,6 +37,8 @@ func newValidateCommand() *cobra.Command {
 			"file:line:col: path: severity: message.\n\n" +
 			"--input takes the run input as a JSON object (or @FILE) and checks that every\n" +
 			"required parameter has a value.\n\n" +
+			"--classes names the Go step classes your workers register (\"builtin\" for the\n" +
+			"built-ins); a step naming any other class and no Python module is then an error.\n\n" +
 			"Exit status: 2 when any pipeline has an error, 1 when a file cannot be read, else 0.",
 		Args: args(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, files []string) error {
@@ -45,9 +49,13 @@ func newValidateCommand() *cobra.Command {
 					return usageError(err)
 				}
 			}
+			var opts *dag.CompileOptions
+			if len(classes) > 0 {
+				opts = &dag.CompileOptions{Registry: classSet(classes)}
+			}
 			reports := make([]fileReport, 0, len(files))
 			for _, f := range files {
-				reports = append(reports, validateFile(f, runInput))
+				reports = append(reports, validateFile(f, runInput, opts))
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
@@ -74,17 +82,30 @@ func newValidateCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array of per-file reports")
 	cmd.Flags().StringVar(&input, "input", "", "run input as a JSON object, or @FILE, to check required parameters")
+	cmd.Flags().StringSliceVar(&classes, "classes", nil, "step classes the workers register (repeatable, comma-separated; \"builtin\" = the built-ins)")
 	return cmd
 }
 
-func validateFile(file string, runInput map[string]any) fileReport {
+// classSet is a dag.Registry over a list of class names.
+type classSet []string
+
+func (c classSet) Has(class string) bool {
+	for _, x := range c {
+		if x == class || x == "builtin" && steps.Builtins().Has(class) {
+			return true
+		}
+	}
+	return false
+}
+
+func validateFile(file string, runInput map[string]any, opts *dag.CompileOptions) fileReport {
 	r := fileReport{File: file, Problems: dag.Problems{}}
 	data, err := os.ReadFile(file)
 	if err != nil {
 		r.Error = err.Error()
 		return r
 	}
-	g, probs := dag.Load(file, data, nil)
+	g, probs := dag.Load(file, data, opts)
 	r.Problems = append(r.Problems, probs...)
 	if g == nil {
 		return r
