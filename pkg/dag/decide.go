@@ -70,9 +70,8 @@ type Action struct {
 	Attempt   int
 	// Delay postpones a start (retry backoff, loop iteration delay).
 	Delay time.Duration
-	// Data is the step's merged view with its declared inputs on top; it
-	// may share structure with the run state: treat it as read-only.
-	Data map[string]any
+	// data is the step's merged view; Input materializes it.
+	data *view
 	// Inputs are the resolved declared inputs alone.
 	Inputs map[string]any
 	Config map[string]any
@@ -88,6 +87,16 @@ type Action struct {
 	Output any
 	Error  string
 	Reason string
+}
+
+// Input returns the data a started step receives: its merged view with its
+// declared inputs on top, as a new map. Building it costs the size of the
+// view, so Decide leaves it to the caller.
+func (a *Action) Input() map[string]any {
+	if a.data == nil {
+		return map[string]any{}
+	}
+	return a.data.over(a.Inputs).Map()
 }
 
 // HumanRequest is what a human task shows and how it is decided.
@@ -269,7 +278,7 @@ func (d *decider) activate(v, via int, delay time.Duration) {
 	switch n.step.Type {
 	case StepRouter:
 		matched := true
-		rs := &scope{d: d, self: -1, view: overlay(view, inputs)}
+		rs := &scope{d: d, self: -1, view: view.over(inputs)}
 		for _, c := range n.router {
 			if !c.Eval(rs) {
 				matched = false
@@ -286,12 +295,12 @@ func (d *decider) activate(v, via int, delay time.Duration) {
 	d.emit(d.startAction(v, inputs, view, sc, delay))
 }
 
-func (d *decider) startAction(v int, inputs map[string]any, view map[string]any, sc *scope, delay time.Duration) Action {
+func (d *decider) startAction(v int, inputs map[string]any, view *view, sc *scope, delay time.Duration) Action {
 	n := d.g.steps[v]
 	s := &d.st.Steps[v]
 	return Action{
 		Kind: ActionStartStep, StepID: n.step.ID, Iteration: s.Iteration, Attempt: s.Attempt,
-		Delay: delay, Data: overlay(view, inputs), Inputs: inputs, Config: d.resolveConfig(n, sc),
+		Delay: delay, data: view, Inputs: inputs, Config: d.resolveConfig(n, sc),
 		Class: n.step.Class, Module: n.step.Module, Queue: n.step.Queue,
 		Timeout: seconds(n.step.TimeoutSeconds),
 	}
@@ -755,7 +764,7 @@ func (d *decider) resume() error {
 // viewIn is the blackboard a step sees: the run's parameters and input, then
 // the views of the steps that activated it (a join merges its branches in
 // document order).
-func (d *decider) viewIn(v int) map[string]any {
+func (d *decider) viewIn(v int) *view {
 	if m := d.st.viewsIn[v]; m != nil {
 		return m
 	}
@@ -782,56 +791,46 @@ func (d *decider) viewIn(v int) map[string]any {
 			}
 		}
 	}
-	var m map[string]any
+	var m *view
 	switch len(srcs) {
 	case 0:
 		m = d.baseView()
 	case 1:
-		m = d.viewOut(srcs[0])
+		m = d.viewOut(srcs[0]) // shared, not copied
 	default:
 		// Branches of a join finish in any order; merge them in document
 		// order so the view (and so the result) is deterministic.
 		sort.Ints(srcs)
-		m = map[string]any{}
-		for _, p := range srcs {
-			maps.Copy(m, d.viewOut(p))
+		views := make([]*view, len(srcs))
+		for i, p := range srcs {
+			views[i] = d.viewOut(p)
 		}
+		m = mergeViews(views)
 	}
 	st.viewsIn[v] = m
 	return m
 }
 
-func (d *decider) baseView() map[string]any {
+func (d *decider) baseView() *view {
 	m := make(map[string]any, len(d.st.Params)+len(d.st.Input))
 	maps.Copy(m, d.st.Params)
 	maps.Copy(m, d.st.Input)
-	return m
+	return flatView(m)
 }
 
-// viewOut is a completed step's view with its own output merged: the step id
-// names the whole output, and a map output's fields are laid on top.
-func (d *decider) viewOut(u int) map[string]any {
+// viewOut is a completed step's view with its own output laid on top: the
+// step id names the whole output, and a map output's fields come after it.
+func (d *decider) viewOut(u int) *view {
 	if m := d.st.viewsOut[u]; m != nil {
 		return m
 	}
-	in := d.viewIn(u)
 	out := d.st.Steps[u].Output
 	fields, _ := out.(map[string]any)
-	m := make(map[string]any, len(in)+len(fields)+1)
-	maps.Copy(m, in)
-	m[d.g.steps[u].step.ID] = out
-	maps.Copy(m, fields)
+	layer := make(map[string]any, len(fields)+1)
+	layer[d.g.steps[u].step.ID] = out
+	maps.Copy(layer, fields)
+	m := d.viewIn(u).over(layer)
 	d.st.viewsOut[u] = m
-	return m
-}
-
-func overlay(base, top map[string]any) map[string]any {
-	if len(top) == 0 {
-		return base
-	}
-	m := make(map[string]any, len(base)+len(top))
-	maps.Copy(m, base)
-	maps.Copy(m, top)
 	return m
 }
 
@@ -894,7 +893,7 @@ func (d *decider) resolveConfig(n *node, sc *scope) map[string]any {
 type scope struct {
 	d    *decider
 	self int // the step whose result "result" names; -1 for none
-	view map[string]any
+	view *view
 }
 
 func (s *scope) Lookup(path []string) (any, bool) {
@@ -932,7 +931,7 @@ func (s *scope) Lookup(path []string) (any, bool) {
 	if view == nil && s.self >= 0 {
 		view = s.d.viewOut(s.self)
 	}
-	return Walk(view, path)
+	return view.lookup(path)
 }
 
 func (s *scope) output(id string) (any, bool) {

@@ -107,8 +107,8 @@ func TestDecideLinear(t *testing.T) {
 	s := newSim(t, g, map[string]any{"in": 1.0})
 	s.funcs["a"] = func(a dag.Action) (any, *dag.StepError) { return map[string]any{"x": 1.0}, nil }
 	s.funcs["b"] = func(a dag.Action) (any, *dag.StepError) {
-		require.Equal(t, 1.0, a.Data["x"], "b sees a's output in its merged view")
-		require.Equal(t, 1.0, a.Data["in"], "and the run input")
+		require.Equal(t, 1.0, a.Input()["x"], "b sees a's output in its merged view")
+		require.Equal(t, 1.0, a.Input()["in"], "and the run input")
 		return map[string]any{"y": 2.0}, nil
 	}
 	s.run()
@@ -513,7 +513,7 @@ func TestDecideSelfLoop(t *testing.T) {
 		require.Len(t, acts, 1)
 		a := acts[0]
 		require.Equal(t, dag.ActionStartStep, a.Kind)
-		require.Equal(t, float64(i-1), a.Data["n"], "iteration %d sees the previous n", i)
+		require.Equal(t, float64(i-1), a.Input()["n"], "iteration %d sees the previous n", i)
 		// Round-trip the state through JSON, dropping every cached view.
 		raw, err := json.Marshal(st)
 		require.NoError(t, err)
@@ -528,4 +528,26 @@ func TestDecideSelfLoop(t *testing.T) {
 	}
 	require.Equal(t, dag.RunCompleted, st.Status)
 	require.Equal(t, 3.0, st.Output.(map[string]any)["n"])
+}
+
+// TestDecideJoinMergesBranchChanges: a join sees each branch's own changes
+// over the shared view before the fork, in document order; a branch that
+// did not touch a key does not revert another branch's change.
+func TestDecideJoinMergesBranchChanges(t *testing.T) {
+	t.Parallel()
+	g := mustLoad(t, `{"steps":[{"id":"src","step_class":"e"},{"id":"b1","step_class":"e"},{"id":"b2","step_class":"e"},{"id":"j","step_class":"e"}],
+		"flow":{"start_at":"src","paths":[{"from":"src","to":"b1"},{"from":"src","to":"b2"},{"from":"b1","to":"j"},{"from":"b2","to":"j"}]}}`)
+	s := newSim(t, g, map[string]any{"k": "input"})
+	s.funcs["src"] = func(dag.Action) (any, *dag.StepError) { return map[string]any{"k": "src", "shared": 1.0}, nil }
+	s.funcs["b1"] = func(dag.Action) (any, *dag.StepError) { return map[string]any{"k": "b1", "only1": true}, nil }
+	s.funcs["b2"] = func(dag.Action) (any, *dag.StepError) { return map[string]any{"only2": true}, nil }
+	var seen map[string]any
+	s.funcs["j"] = func(a dag.Action) (any, *dag.StepError) { seen = a.Input(); return nil, nil }
+	s.run()
+	require.Equal(t, "b1", seen["k"], "b2 did not touch k, so b1's change stands")
+	require.Equal(t, true, seen["only1"])
+	require.Equal(t, true, seen["only2"])
+	require.Equal(t, 1.0, seen["shared"])
+	require.Contains(t, seen, "b1")
+	require.Contains(t, seen, "b2")
 }

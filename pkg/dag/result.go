@@ -50,7 +50,7 @@ func (g *Graph) Result(st *RunState) Result {
 func (g *Graph) output(st *RunState) any {
 	d := &decider{g: g, st: st}
 	if len(g.outputs) > 0 {
-		sc := &scope{d: d, self: -1, view: g.mergedView(st)}
+		sc := &scope{d: d, self: -1, view: flatView(g.mergedView(st))}
 		out := make(map[string]any, len(g.outputs))
 		for _, o := range g.outputs {
 			if o.tmpl == nil {

@@ -116,8 +116,8 @@ type RunState struct {
 	Executions int   `json:"executions"`
 	Output     any   `json:"output,omitempty"`
 
-	viewsIn  []map[string]any
-	viewsOut []map[string]any
+	viewsIn  []*view
+	viewsOut []*view
 }
 
 // NewRun prepares the state of a new run: parameters are the declared
@@ -181,8 +181,8 @@ func (g *Graph) check(st *RunState) error {
 		return fmt.Errorf("run state does not match the pipeline (%d/%d steps, %d/%d edges)", len(st.Steps), len(g.steps), len(st.Edges), len(g.edges))
 	}
 	if st.viewsIn == nil {
-		st.viewsIn = make([]map[string]any, len(g.steps))
-		st.viewsOut = make([]map[string]any, len(g.steps))
+		st.viewsIn = make([]*view, len(g.steps))
+		st.viewsOut = make([]*view, len(g.steps))
 	}
 	return nil
 }

@@ -476,13 +476,13 @@ func (s *Scheduler) translate(ctx context.Context, g *dag.Graph, slug string, st
 		switch a.Kind {
 		case dag.ActionStartStep:
 			t := worker.Task{RunID: st.RunID, StepID: a.StepID, Iteration: a.Iteration, Attempt: a.Attempt, Class: a.Class,
-				Module: a.Module, Data: a.Data, Inputs: a.Inputs, Config: a.Config, TimeoutMS: a.Timeout.Milliseconds()}
+				Module: a.Module, Data: a.Input(), Inputs: a.Inputs, Config: a.Config, TimeoutMS: a.Timeout.Milliseconds()}
 			body, err := json.Marshal(t)
 			if err != nil {
 				return nil, fmt.Errorf("encoding task for step %q: %w", a.StepID, err)
 			}
 			if len(body) > s.cfg.InlineLimit {
-				data, _ := json.Marshal(a.Data)
+				data, _ := json.Marshal(t.Data)
 				ref := fmt.Sprintf("input/%s/%s/%d/%d", st.RunID, a.StepID, a.Iteration, a.Attempt)
 				if err := s.cfg.Store.BlobPut(ctx, ref, data); err != nil {
 					return nil, fmt.Errorf("storing large input of step %q: %w", a.StepID, err)
