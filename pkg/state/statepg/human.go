@@ -116,22 +116,8 @@ func (s *Store) HumanTaskDecide(ctx context.Context, p *state.HumanTaskDecidePar
 		if err != nil {
 			return err
 		}
-		if t.Status != state.HumanPending {
-			return fmt.Errorf("task %s is %s: %w", p.ID, t.Status, state.ErrAlreadyDecided)
-		}
-		now := us(time.Now())
-		if d := p.Decision; d.By != "" || d.Decision != nil {
-			if d.DecidedAt.IsZero() {
-				d.DecidedAt = now
-			}
-			t.Decisions = append(t.Decisions, d)
-		}
-		if p.Close || len(t.Decisions) >= max(t.Quorum, 1) {
-			t.Status = p.Status
-			if t.Status == "" {
-				t.Status = state.HumanDecided
-			}
-			t.ClosedAt = &now
+		if err := t.Decide(p, us(time.Now())); err != nil {
+			return err
 		}
 		decs, err := json.Marshal(t.Decisions)
 		if err != nil {
