@@ -69,7 +69,7 @@ type Scheduler struct {
 	metrics *metrics
 
 	graphMu sync.Mutex
-	graphs  map[string]*dag.Graph
+	graphs  map[string]compiled
 	runs    *runLocks
 	commits *committer
 
@@ -103,7 +103,7 @@ func New(cfg Config) (*Scheduler, error) {
 	}
 	return &Scheduler{
 		cfg: cfg, log: log.With("component", "scheduler", "scheduler_id", cfg.ID),
-		metrics: newMetrics(cfg.Registerer), graphs: map[string]*dag.Graph{}, runs: newRunLocks(), commits: newCommitter(cfg.Store), kick: make(chan struct{}, 1), delKick: make(chan struct{}, 1),
+		metrics: newMetrics(cfg.Registerer), graphs: map[string]compiled{}, runs: newRunLocks(), commits: newCommitter(cfg.Store), kick: make(chan struct{}, 1), delKick: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -178,25 +178,34 @@ func (s *Scheduler) PipelineImport(ctx context.Context, slug string, definition 
 	})
 }
 
-func (s *Scheduler) graph(ctx context.Context, versionID string) (*dag.Graph, error) {
+// compiled is a pipeline version's graph with the slug runs are filed under.
+type compiled struct {
+	g    *dag.Graph
+	slug string
+}
+
+// graph returns a pipeline version compiled, reading and compiling it once
+// per scheduler (versions are immutable).
+func (s *Scheduler) graph(ctx context.Context, versionID string) (compiled, error) {
 	s.graphMu.Lock()
-	g, ok := s.graphs[versionID]
+	c, ok := s.graphs[versionID]
 	s.graphMu.Unlock()
 	if ok {
-		return g, nil
+		return c, nil
 	}
 	pv, err := s.cfg.Store.PipelineVersionGet(ctx, versionID)
 	if err != nil {
-		return nil, fmt.Errorf("loading pipeline version %s: %w", versionID, err)
+		return compiled{}, fmt.Errorf("loading pipeline version %s: %w", versionID, err)
 	}
 	g, probs := dag.Load(pv.Slug, pv.Definition, nil)
 	if g == nil {
-		return nil, fmt.Errorf("pipeline version %s does not compile: %w", versionID, probs.Err())
+		return compiled{}, fmt.Errorf("pipeline version %s does not compile: %w", versionID, probs.Err())
 	}
+	c = compiled{g: g, slug: pv.Slug}
 	s.graphMu.Lock()
-	s.graphs[versionID] = g
+	s.graphs[versionID] = c
 	s.graphMu.Unlock()
-	return g, nil
+	return c, nil
 }
 
 // SubmitParams describe a run to create.
@@ -211,14 +220,11 @@ type SubmitParams struct {
 // Submit creates a run pinned to the pipeline version and starts it. A
 // repeated IdempotencyKey returns the first run and false.
 func (s *Scheduler) Submit(ctx context.Context, p *SubmitParams) (*state.Run, bool, error) {
-	g, err := s.graph(ctx, p.PipelineVersionID)
+	pc, err := s.graph(ctx, p.PipelineVersionID)
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
-	pv, err := s.cfg.Store.PipelineVersionGet(ctx, p.PipelineVersionID)
-	if err != nil {
-		return nil, false, err
-	}
+	g := pc.g
 	runID := uuid.NewString()
 	st, err := g.NewRun(runID, p.Input)
 	if err != nil {
@@ -229,7 +235,7 @@ func (s *Scheduler) Submit(ctx context.Context, p *SubmitParams) (*state.Run, bo
 	if err != nil {
 		return nil, false, err
 	}
-	u, err := s.translate(ctx, g, pv.Slug, st, acts, now)
+	u, err := s.translate(ctx, g, pc.slug, st, acts, now)
 	if err != nil {
 		return nil, false, err
 	}
@@ -240,7 +246,7 @@ func (s *Scheduler) Submit(ctx context.Context, p *SubmitParams) (*state.Run, bo
 	}
 	input, _ := json.Marshal(p.Input)
 	run := state.Run{
-		ID: runID, PipelineVersionID: pv.ID, PipelineSlug: pv.Slug, Status: string(st.Status), Input: input,
+		ID: runID, PipelineVersionID: p.PipelineVersionID, PipelineSlug: pc.slug, Status: string(st.Status), Input: input,
 		Priority: p.Priority, IdempotencyKey: p.IdempotencyKey, CreatedBy: p.CreatedBy, State: u.State,
 		Output: u.Output, Error: u.Error,
 	}
@@ -296,7 +302,7 @@ func (s *Scheduler) Apply(ctx context.Context, runID string, ev dag.Event) error
 			if err != nil {
 				return fmt.Errorf("loading run %s: %w", runID, err)
 			}
-			g, err := s.graph(ctx, run.PipelineVersionID)
+			pc, err := s.graph(ctx, run.PipelineVersionID)
 			if err != nil {
 				return err
 			}
@@ -304,7 +310,7 @@ func (s *Scheduler) Apply(ctx context.Context, runID string, ev dag.Event) error
 			if err := json.Unmarshal(run.State, &st); err != nil {
 				return fmt.Errorf("decoding run %s state: %w", runID, err)
 			}
-			c = &cachedRun{version: run.Version, g: g, st: &st, slug: run.PipelineSlug}
+			c = &cachedRun{version: run.Version, g: pc.g, st: &st, slug: pc.slug}
 		}
 		acts, err := c.g.Decide(c.st, ev)
 		if err != nil {
