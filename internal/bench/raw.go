@@ -70,8 +70,17 @@ func OpenRaw(ctx context.Context, t Target) (r *Raw, err error) {
 			return nil, err
 		}
 		r.close = append(r.close, srv.Shutdown)
-		u = srv.ClientURL()
-		fallthrough
+		// The same in-process connection the embedded engine uses.
+		nc, err := srv.Connect("ia-bench-raw")
+		if err != nil {
+			return nil, err
+		}
+		r.close = append(r.close, nc.Close)
+		b, err := queuenats.New(ctx, queuenats.Config{Conn: nc, Prefix: r.prefix, DeleteOnClose: true})
+		if err != nil {
+			return nil, err
+		}
+		r.broker = b
 	case strings.HasPrefix(u, "nats://"), strings.HasPrefix(u, "tls://"):
 		b, err := queuenats.New(ctx, queuenats.Config{URL: u, Prefix: r.prefix, DeleteOnClose: true})
 		if err != nil {

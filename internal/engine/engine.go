@@ -60,6 +60,10 @@ type Config struct {
 	// broker redelivers it, i.e. how soon work of a dead process resumes
 	// (0: 30s). Workers heartbeat long steps, so it need not exceed them.
 	AckWait time.Duration
+	// BrokerCompletions sends every completion over the events queue even
+	// when this process runs both roles (which otherwise hands them to its
+	// scheduler in process); for measuring the scale-out path.
+	BrokerCompletions bool
 	// WorkerConcurrency per queue; WorkerQueues to consume.
 	WorkerConcurrency int
 	WorkerQueues      []string
@@ -127,7 +131,11 @@ func Open(ctx context.Context, cfg Config) (_ *Engine, err error) {
 		}
 	}
 	if cfg.Worker {
-		e.Worker, err = worker.New(worker.Config{
+		var local worker.Completer
+		if e.Scheduler != nil && !cfg.BrokerCompletions {
+			local = e.Scheduler
+		}
+		e.Worker, err = worker.New(worker.Config{Local: local,
 			Broker: e.Broker, Hot: e.Hot, Registry: e.Registry, Blobs: e.Store, Queues: cfg.WorkerQueues,
 			Concurrency: cfg.WorkerConcurrency, AckWait: cfg.AckWait, Logger: log, Registerer: cfg.Registerer,
 			Fallback: steps.PythonHandler(steps.PythonConfig{Python: cfg.Python, Paths: cfg.PythonPaths}),
@@ -174,8 +182,16 @@ func (e *Engine) openBroker(ctx context.Context, cfg Config, log *slog.Logger) e
 			return fmt.Errorf("engine: embedded nats: %w", err)
 		}
 		e.closers = append(e.closers, func() error { srv.Shutdown(); return nil })
-		u = srv.ClientURL()
-		fallthrough
+		nc, err := srv.Connect("ia-engine")
+		if err != nil {
+			return fmt.Errorf("engine: embedded nats: %w", err)
+		}
+		e.closers = append(e.closers, func() error { nc.Close(); return nil })
+		b, err := queuenats.New(ctx, queuenats.Config{Conn: nc, Prefix: cfg.Prefix, Logger: log})
+		if err != nil {
+			return fmt.Errorf("engine: nats: %w", err)
+		}
+		e.Broker = b
 	case strings.HasPrefix(u, "nats://"), strings.HasPrefix(u, "tls://"):
 		b, err := queuenats.New(ctx, queuenats.Config{URL: u, Prefix: cfg.Prefix, Logger: log})
 		if err != nil {

@@ -10,7 +10,7 @@ import (
 
 // batchUpdater is the optional store capability group commit needs.
 type batchUpdater interface {
-	RunUpdateMany(ctx context.Context, ps []*state.RunUpdateParams) ([]*state.Run, []error)
+	RunUpdateMany(ctx context.Context, ps []*state.RunUpdateParams) ([]int64, []error)
 }
 
 // committer groups the commits of concurrent Apply calls (on different
@@ -21,6 +21,9 @@ type batchUpdater interface {
 type committer struct {
 	store state.Store
 	batch batchUpdater // nil: one RunUpdate per decision
+	// published are outbox rows already published, deleted by the next
+	// commit in the same transaction rather than in one of their own.
+	published published
 
 	mu      sync.Mutex
 	pending []*commitReq
@@ -28,11 +31,11 @@ type committer struct {
 }
 
 type commitReq struct {
-	u     *state.RunUpdateParams
-	run   *state.Run
-	err   error
-	ready chan struct{}
-	lead  bool
+	u       *state.RunUpdateParams
+	version int64
+	err     error
+	ready   chan struct{}
+	lead    bool
 }
 
 const commitTimeout = 30 * time.Second
@@ -43,9 +46,16 @@ func newCommitter(st state.Store) *committer {
 	return c
 }
 
-func (c *committer) commit(ctx context.Context, u *state.RunUpdateParams) (*state.Run, error) {
+// commit returns the run's new version.
+func (c *committer) commit(ctx context.Context, u *state.RunUpdateParams) (int64, error) {
 	if c.batch == nil {
-		return c.store.RunUpdate(ctx, u)
+		c.attachDeletes(u)
+		run, err := c.store.RunUpdate(ctx, u)
+		if err != nil {
+			c.published.add(u.OutboxDelete)
+			return 0, err
+		}
+		return run.Version, nil
 	}
 	r := &commitReq{u: u, ready: make(chan struct{}, 1)}
 	c.mu.Lock()
@@ -58,7 +68,7 @@ func (c *committer) commit(ctx context.Context, u *state.RunUpdateParams) (*stat
 	if !lead {
 		<-r.ready // a result, or the lead (r.lead was set before the send)
 		if !r.lead {
-			return r.run, r.err
+			return r.version, r.err
 		}
 	}
 	c.mu.Lock()
@@ -72,10 +82,14 @@ func (c *committer) commit(ctx context.Context, u *state.RunUpdateParams) (*stat
 	for i, q := range reqs {
 		ps[i] = q.u
 	}
-	runs, errs := c.batch.RunUpdateMany(bctx, ps)
+	c.attachDeletes(ps[0])
+	versions, errs := c.batch.RunUpdateMany(bctx, ps)
 	cancel()
+	if errs[0] != nil {
+		c.published.add(ps[0].OutboxDelete) // not deleted: try again later
+	}
 	for i, q := range reqs {
-		q.run, q.err = runs[i], errs[i]
+		q.version, q.err = versions[i], errs[i]
 		if q != r {
 			q.ready <- struct{}{}
 		}
@@ -89,5 +103,34 @@ func (c *committer) commit(ctx context.Context, u *state.RunUpdateParams) (*stat
 		c.busy = false
 	}
 	c.mu.Unlock()
-	return r.run, r.err
+	return r.version, r.err
+}
+
+// attachDeletes hands the published rows to u's transaction. The caller
+// puts them back when u does not commit.
+func (c *committer) attachDeletes(u *state.RunUpdateParams) {
+	u.OutboxDelete = append(u.OutboxDelete, c.published.take()...)
+}
+
+// published is a set of outbox seqs waiting to be deleted.
+type published struct {
+	mu   sync.Mutex
+	seqs []int64
+}
+
+func (p *published) add(seqs []int64) {
+	if len(seqs) == 0 {
+		return
+	}
+	p.mu.Lock()
+	p.seqs = append(p.seqs, seqs...)
+	p.mu.Unlock()
+}
+
+func (p *published) take() []int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	seqs := p.seqs
+	p.seqs = nil
+	return seqs
 }

@@ -16,6 +16,9 @@ import (
 func (s *Scheduler) relay(ctx context.Context) {
 	timer := time.NewTimer(s.cfg.RelayPoll)
 	defer timer.Stop()
+	deletes := time.NewTimer(time.Hour)
+	deletes.Stop()
+	defer deletes.Stop()
 	defer func() {
 		// Deletes queued by the last decisions still run on the way out.
 		s.delMu.Lock()
@@ -30,6 +33,17 @@ func (s *Scheduler) relay(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-s.delKick:
+			// Give the next commit a moment to take the deletes into its
+			// own transaction; flush what is left after that.
+			if !deletes.Stop() {
+				select {
+				case <-deletes.C:
+				default:
+				}
+			}
+			deletes.Reset(deleteDelay)
+			continue
+		case <-deletes.C:
 			s.flushDeletes(ctx)
 			continue
 		case <-s.kick:
@@ -63,6 +77,10 @@ func (s *Scheduler) relay(ctx context.Context) {
 		timer.Reset(wait)
 	}
 }
+
+// deleteDelay is how long published outbox rows wait for a commit to delete
+// them in its transaction before the relay deletes them in one of its own.
+const deleteDelay = 20 * time.Millisecond
 
 func (s *Scheduler) relayOnce(ctx context.Context) (int, error) {
 	msgs, err := s.cfg.Store.OutboxClaim(ctx, &state.OutboxClaimParams{Now: time.Now(), Limit: DefaultRelayBatch, LeaseFor: DefaultOutboxLease})

@@ -76,7 +76,6 @@ type Scheduler struct {
 	kick     chan struct{}
 	delKick  chan struct{}
 	delMu    sync.Mutex
-	deletes  []int64
 	relaying bool
 	mu       sync.Mutex
 	sub      queue.Subscription
@@ -342,7 +341,7 @@ func (s *Scheduler) Apply(ctx context.Context, runID string, ev dag.Event) error
 			u.Attempts = append([]state.StepAttempt{s.attemptDone(c.st, c.g, ev)}, u.Attempts...)
 		}
 		u.ID, u.ExpectedVersion = runID, c.version
-		run, err := s.commits.commit(ctx, u)
+		version, err := s.commits.commit(ctx, u)
 		if err != nil {
 			// The decision was applied to the cached state but not
 			// committed: forget it and decide again from the store.
@@ -356,7 +355,7 @@ func (s *Scheduler) Apply(ctx context.Context, runID string, ev dag.Event) error
 		if c.st.Status.Terminal() {
 			s.runs.drop(runID)
 		} else {
-			c.version = run.Version
+			c.version = version
 			s.runs.put(runID, c)
 		}
 		s.metrics.events.WithLabelValues(string(ev.Type)).Inc()
@@ -389,26 +388,39 @@ func (s *Scheduler) publishNow(ctx context.Context, msgs []state.OutboxMessage) 
 		mu      sync.Mutex
 		wg      sync.WaitGroup
 	)
+	publish := func(m state.OutboxMessage) {
+		err := s.cfg.Broker.Publish(ctx, queue.Message{ID: m.MsgID, Queue: m.Queue, Priority: queue.Priority(m.Priority), Headers: m.Headers, Body: m.Body})
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil || m.Seq == 0 {
+			delayed = true // the relay publishes (again) and deletes it
+			return
+		}
+		done = append(done, m.Seq)
+	}
+	due := 0
+	for _, m := range msgs {
+		if !m.DeliverAt.After(now) {
+			due++
+		}
+	}
 	// A fan-out publishes its tasks concurrently, so the last branch does
-	// not wait for every earlier publish acknowledgement.
+	// not wait for every earlier publish acknowledgement; a single task is
+	// published on this goroutine, sparing two goroutine hand-offs.
 	sem := make(chan struct{}, 32)
 	for _, m := range msgs {
-		if m.DeliverAt.After(now) {
+		switch {
+		case m.DeliverAt.After(now):
 			delayed = true
-			continue
+		case due == 1:
+			publish(m)
+		default:
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				publish(m)
+			})
 		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			err := s.cfg.Broker.Publish(ctx, queue.Message{ID: m.MsgID, Queue: m.Queue, Priority: queue.Priority(m.Priority), Headers: m.Headers, Body: m.Body})
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil || m.Seq == 0 {
-				delayed = true // the relay publishes (again) and deletes it
-				return
-			}
-			done = append(done, m.Seq)
-		})
 	}
 	wg.Wait()
 	s.metrics.published.Add(float64(len(done)))
@@ -422,15 +434,16 @@ func (s *Scheduler) publishNow(ctx context.Context, msgs []state.OutboxMessage) 
 	}
 }
 
-// deleteLater queues published outbox rows for the relay to delete in one
-// statement with others; false when no relay runs (delete them now).
+// deleteLater queues published outbox rows to be deleted by the next
+// commit's transaction, or by the relay when no commit comes soon; false
+// when no relay runs (delete them now).
 func (s *Scheduler) deleteLater(seqs []int64) bool {
 	s.delMu.Lock()
 	defer s.delMu.Unlock()
 	if !s.relaying {
 		return false
 	}
-	s.deletes = append(s.deletes, seqs...)
+	s.commits.published.add(seqs)
 	select {
 	case s.delKick <- struct{}{}:
 	default:
@@ -442,10 +455,7 @@ func (s *Scheduler) deleteLater(seqs []int64) bool {
 // yet deleted may be swept and published again by a relay: the broker
 // de-duplicates it by message id.
 func (s *Scheduler) flushDeletes(ctx context.Context) {
-	s.delMu.Lock()
-	seqs := s.deletes
-	s.deletes = nil
-	s.delMu.Unlock()
+	seqs := s.commits.published.take()
 	if len(seqs) == 0 {
 		return
 	}
@@ -594,38 +604,75 @@ func (s *Scheduler) handle(ctx context.Context, d queue.Delivery) {
 		s.settle(ctx, d, log, s.Apply(ctx, c.RunID, dag.Event{Type: dag.EventDeadlineExceeded}))
 		return
 	}
+	ev, err := s.completionEvent(ctx, &c)
+	if err != nil {
+		log.WarnContext(ctx, "scheduler: loading large output failed; retrying", "error", err)
+		_ = d.Nak(ctx, completionRedeliver)
+		return
+	}
+	s.settle(ctx, d, log, s.Apply(ctx, c.RunID, ev))
+}
+
+// Complete applies a step completion handed over in process by a worker
+// sharing this process (worker.Config.Local), skipping the events queue. It
+// returns nil once the completion is committed, or when it is stale and
+// dropped; on any other error nothing was committed and the worker sends
+// the completion over the broker instead.
+func (s *Scheduler) Complete(ctx context.Context, c *worker.Completion) error {
+	ev, err := s.completionEvent(ctx, c)
+	if err != nil {
+		return err
+	}
+	err = s.Apply(ctx, c.RunID, ev)
+	if dropped(err) {
+		if err != nil {
+			s.log.DebugContext(ctx, "scheduler: event dropped", "run_id", c.RunID, "step_id", c.StepID, "reason", err)
+			s.metrics.stale.Inc()
+		}
+		return nil
+	}
+	return err
+}
+
+// completionEvent turns a worker's completion into the DAG event it
+// reports, loading an output stored as a blob.
+func (s *Scheduler) completionEvent(ctx context.Context, c *worker.Completion) (dag.Event, error) {
 	ev := dag.Event{StepID: c.StepID, Iteration: c.Iteration, Attempt: c.Attempt, At: c.EndedAt, Reason: c.WorkerID}
 	if c.Error != nil {
 		ev.Type = dag.EventStepFailed
 		ev.Error = &dag.StepError{Message: c.Error.Message, Code: c.Error.Code, Retryable: c.Error.Retryable,
 			RetryAfter: time.Duration(c.Error.RetryAfterMS) * time.Millisecond, Snooze: c.Error.Snooze}
-	} else {
-		ev.Type = dag.EventStepSucceeded
-		raw := []byte(c.Output)
-		if c.OutputRef != "" {
-			b, err := s.cfg.Store.BlobGet(ctx, c.OutputRef)
-			if err != nil {
-				log.WarnContext(ctx, "scheduler: loading large output failed; retrying", "error", err)
-				_ = d.Nak(ctx, completionRedeliver)
-				return
-			}
-			raw = b
+		return ev, nil
+	}
+	ev.Type = dag.EventStepSucceeded
+	raw := []byte(c.Output)
+	if c.OutputRef != "" {
+		b, err := s.cfg.Store.BlobGet(ctx, c.OutputRef)
+		if err != nil {
+			return ev, fmt.Errorf("loading output %s: %w", c.OutputRef, err)
 		}
-		if len(raw) > 0 {
-			if err := json.Unmarshal(raw, &ev.Output); err != nil {
-				ev.Type = dag.EventStepFailed
-				ev.Error = &dag.StepError{Message: "step output is not JSON: " + err.Error(), Code: "bad_output"}
-			}
+		raw = b
+	}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &ev.Output); err != nil {
+			ev.Type = dag.EventStepFailed
+			ev.Error = &dag.StepError{Message: "step output is not JSON: " + err.Error(), Code: "bad_output"}
 		}
 	}
-	s.settle(ctx, d, log, s.Apply(ctx, c.RunID, ev))
+	return ev, nil
+}
+
+// dropped reports outcomes of Apply that settle an event without effect:
+// applied (nil), or harmlessly stale.
+func dropped(err error) bool {
+	return err == nil || errors.Is(err, dag.ErrStale) || errors.Is(err, dag.ErrUnknownStep) || errors.Is(err, state.ErrNotFound)
 }
 
 // settle acks an applied (or harmlessly stale) event and hands back one
 // whose application failed, for redelivery.
 func (s *Scheduler) settle(ctx context.Context, d queue.Delivery, log *slog.Logger, err error) {
 	switch {
-	case err == nil, errors.Is(err, dag.ErrStale), errors.Is(err, dag.ErrUnknownStep), errors.Is(err, state.ErrNotFound):
+	case dropped(err):
 		if err != nil {
 			log.DebugContext(ctx, "scheduler: event dropped", "reason", err)
 			s.metrics.stale.Inc()

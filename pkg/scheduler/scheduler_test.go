@@ -13,6 +13,7 @@ import (
 	"github.com/ia-modules/ia-go/pkg/scheduler"
 	"github.com/ia-modules/ia-go/pkg/state"
 	"github.com/ia-modules/ia-go/pkg/state/statesqlite"
+	"github.com/ia-modules/ia-go/pkg/worker"
 )
 
 const chain = `{"name":"chain","steps":[{"id":"a","step_class":"echo"},{"id":"b","step_class":"echo"},{"id":"c","step_class":"echo"}],
@@ -82,6 +83,40 @@ func TestApplyDuplicateIsStale(t *testing.T) {
 	after, err := bd.store.RunGet(bd.ctx, bd.runID)
 	require.NoError(t, err)
 	require.Equal(t, before.Version, after.Version)
+}
+
+// TestCompleteInProcess: a completion handed over in process is committed
+// with its attempt record; a repeat of it is dropped without an error (the
+// worker must not fall back to the broker for it), and an output that is
+// not JSON fails the step rather than the call.
+func TestCompleteInProcess(t *testing.T) {
+	t.Parallel()
+	bd := setup(t)
+	ended := time.Now()
+	c := worker.Completion{RunID: bd.runID, StepID: "a", Iteration: 1, Attempt: 1, WorkerID: "w-local",
+		Output: json.RawMessage(`{"a":1}`), StartedAt: ended.Add(-time.Millisecond), EndedAt: ended}
+	require.NoError(t, bd.a.Complete(bd.ctx, &c))
+	require.NoError(t, bd.b.Complete(bd.ctx, &c), "a stale repeat is dropped")
+	attempts, err := bd.store.StepAttemptList(bd.ctx, bd.runID)
+	require.NoError(t, err)
+	byStep := map[string]state.StepAttempt{}
+	for _, a := range attempts {
+		byStep[a.StepID] = a
+	}
+	require.Equal(t, "succeeded", byStep["a"].Status)
+	require.Equal(t, "w-local", byStep["a"].WorkerID)
+	require.JSONEq(t, `{"a":1}`, string(byStep["a"].Output))
+	require.Equal(t, "running", byStep["b"].Status, "the successor was started")
+
+	bad := worker.Completion{RunID: bd.runID, StepID: "b", Iteration: 1, Attempt: 1, Output: json.RawMessage(`{not json`), EndedAt: time.Now()}
+	require.NoError(t, bd.a.Complete(bd.ctx, &bad))
+	run, err := bd.store.RunGet(bd.ctx, bd.runID)
+	require.NoError(t, err)
+	require.Equal(t, state.RunFailed, run.Status)
+	require.Contains(t, run.Error, "not JSON")
+
+	missing := worker.Completion{RunID: "00000000-0000-0000-0000-000000000000", StepID: "a", Iteration: 1, Attempt: 1, EndedAt: time.Now()}
+	require.NoError(t, bd.a.Complete(bd.ctx, &missing), "an unknown run is dropped")
 }
 
 // TestSubmitIdempotent: a repeated idempotency key returns the first run.

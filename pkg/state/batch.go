@@ -10,13 +10,15 @@ import "context"
 // assertion on the [Store].
 type BatchUpdater interface {
 	// RunUpdateMany applies every update whose ExpectedVersion matches, all in one transaction,
-	// and returns per update the new run or an error (ErrConflict / ErrNotFound for that update
-	// alone; a transport error fails every update). Like RunUpdate, each p.Outbox[i].Seq is set.
+	// and returns per update the run's new version or an error (ErrConflict / ErrNotFound for
+	// that update alone; a transport error fails every update). Like RunUpdate, each
+	// p.Outbox[i].Seq is set. Only versions come back, not runs: the caller holds what it
+	// wrote, and reading back each run's state and input would cost more than the update.
 	//
 	// Updates are applied in order, each with exactly RunUpdate's semantics,
 	// so a later update of the same run sees the earlier one's version. A
 	// failing update writes nothing (no attempts, outbox rows or human tasks)
 	// and does not stop the others. Both returned slices have len(ps)
-	// entries, and for each i exactly one of runs[i] and errs[i] is non-nil.
-	RunUpdateMany(ctx context.Context, ps []*RunUpdateParams) ([]*Run, []error)
+	// entries; versions[i] is 0 exactly when errs[i] is non-nil.
+	RunUpdateMany(ctx context.Context, ps []*RunUpdateParams) (versions []int64, errs []error)
 }

@@ -160,6 +160,10 @@ type RunUpdateParams struct {
 	// place, so the caller can publish them at once and delete them.
 	Outbox     []OutboxMessage
 	HumanTasks []HumanTask // inserted (or replaced by ID)
+	// OutboxDelete lists outbox rows (of any run) already published, to
+	// delete in the same transaction when the update applies: a scheduler
+	// then pays one transaction per decision, not a second for the delete.
+	OutboxDelete []int64
 }
 
 // RunListParams filters and pages runs, newest first.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -44,6 +45,10 @@ type Config struct {
 	// Hot delivers cancellations of in-flight steps (live "step_cancelled"
 	// events); nil: steps are only cancelled by their timeout or Stop.
 	Hot state.Hot
+	// Local, when set, takes completions in process (a scheduler sharing
+	// this process), saving the events queue hop; a completion it refuses
+	// is published on the events queue as usual.
+	Local Completer
 	// Blobs holds large payloads; nil keeps everything inline.
 	Blobs Blobs
 	// Queues to consume; default [queue.DefaultTaskQueue].
@@ -63,6 +68,12 @@ type Config struct {
 	Registerer prometheus.Registerer
 }
 
+// Completer applies a completion and returns nil once it is durably
+// recorded (or known to be stale).
+type Completer interface {
+	Complete(ctx context.Context, c *Completion) error
+}
+
 // Worker executes step tasks and publishes their completions. It holds no
 // state of its own: any worker can take any task.
 type Worker struct {
@@ -75,6 +86,9 @@ type Worker struct {
 	stopHot  func()
 	inflight map[string]context.CancelFunc
 	started  bool
+	// handBack is set when Stop's grace period ends: steps cancelled from
+	// then on are handed back, not reported as failed.
+	handBack atomic.Bool
 }
 
 // New validates cfg and returns a worker.
@@ -111,6 +125,7 @@ func (w *Worker) Start(ctx context.Context) error {
 	if w.started {
 		return nil
 	}
+	w.handBack.Store(false)
 	for _, q := range w.cfg.Queues {
 		sub, err := w.cfg.Broker.Subscribe(ctx, q, queue.SubscribeConfig{Concurrency: w.cfg.Concurrency, AckWait: w.cfg.AckWait}, queue.HandlerFunc(w.handle))
 		if err != nil {
@@ -194,6 +209,7 @@ func (w *Worker) CancelStep(runID, stepID string, iteration int) bool {
 }
 
 func (w *Worker) cancelAll() {
+	w.handBack.Store(true) // before the cancels, which the steps observe
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, c := range w.inflight {
@@ -219,13 +235,25 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 		_ = d.Nak(context.WithoutCancel(ctx), 0)
 		return
 	}
+	pubCtx := context.WithoutCancel(ctx)
+	if w.cfg.Local != nil {
+		// The task is acked only after the completion is committed, as on
+		// the broker path: a crash in between re-runs the step.
+		err := w.cfg.Local.Complete(pubCtx, c)
+		if err == nil {
+			if err := d.Ack(pubCtx); err != nil {
+				log.WarnContext(ctx, "worker: ack failed; the task may run again", "error", err)
+			}
+			return
+		}
+		log.DebugContext(ctx, "worker: in-process completion refused; publishing it", "error", err)
+	}
 	body, err := json.Marshal(c)
 	if err != nil {
 		c = &Completion{RunID: t.RunID, StepID: t.StepID, Iteration: t.Iteration, Attempt: t.Attempt, WorkerID: w.cfg.ID,
 			Error: &Failure{Message: "output is not JSON-encodable: " + err.Error(), Code: "bad_output"}, StartedAt: c.StartedAt, EndedAt: c.EndedAt}
 		body, _ = json.Marshal(c)
 	}
-	pubCtx := context.WithoutCancel(ctx)
 	err = w.cfg.Broker.Publish(pubCtx, queue.Message{
 		ID: CompletionMsgID(t.RunID, t.StepID, t.Iteration, t.Attempt), Queue: queue.EventsQueue, Body: body,
 		Headers: map[string]string{"run_id": t.RunID, "step_id": t.StepID},
@@ -296,7 +324,7 @@ func (w *Worker) execute(ctx context.Context, d queue.Delivery, t *Task, log *sl
 	out, err := runSafely(stepCtx, h, in)
 	stopBeat()
 	if err != nil {
-		if ctx.Err() != nil && stepCtx.Err() != nil && !errors.Is(stepCtx.Err(), context.DeadlineExceeded) {
+		if (ctx.Err() != nil || w.handBack.Load()) && stepCtx.Err() != nil && !errors.Is(stepCtx.Err(), context.DeadlineExceeded) {
 			return nil // the worker is stopping, not the step failing
 		}
 		cl := steps.Classify(err)
@@ -340,25 +368,33 @@ func runSafely(ctx context.Context, h steps.Handler, in *steps.Input) (out *step
 	return h.Run(ctx, in)
 }
 
-// heartbeat extends the broker's ack deadline while a long step runs.
+// heartbeat extends the broker's ack deadline while a long step runs. It
+// runs on a timer rather than a goroutine: a step that ends before the first
+// beat (most do) then costs no goroutine start and no wait for its exit.
 func (w *Worker) heartbeat(ctx context.Context, d queue.Delivery) func() {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(w.cfg.AckWait / 3)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				_ = d.InProgress(ctx)
-			}
+	every := w.cfg.AckWait / 3
+	var (
+		mu      sync.Mutex
+		stopped bool
+		t       *time.Timer
+	)
+	mu.Lock()
+	defer mu.Unlock()
+	t = time.AfterFunc(every, func() {
+		if ctx.Err() != nil {
+			return
 		}
-	}()
-	return func() { close(done); wg.Wait() }
+		_ = d.InProgress(ctx)
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			t.Reset(every)
+		}
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
+	}
 }

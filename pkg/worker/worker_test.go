@@ -174,3 +174,56 @@ func TestWorkerHandsBackAfterGrace(t *testing.T) {
 	require.JSONEq(t, `"second worker"`, string(c.Output))
 	require.Len(t, runs, 2)
 }
+
+// completer is an in-process sink (a scheduler sharing the process) that
+// refuses its first refuse completions.
+type completer struct {
+	refuse int
+	got    chan worker.Completion
+}
+
+func (c *completer) Complete(_ context.Context, cp *worker.Completion) error {
+	if c.refuse > 0 {
+		c.refuse--
+		return errors.New("store unavailable")
+	}
+	c.got <- *cp
+	return nil
+}
+
+// TestWorkerLocalCompletions: a worker with an in-process sink hands it the
+// completion instead of the events queue, acks the task only then, and falls
+// back to the events queue when the sink refuses.
+func TestWorkerLocalCompletions(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	sink := &completer{refuse: 1, got: make(chan worker.Completion, 4)}
+	w := b.worker(t, worker.Config{Local: sink})
+	defer func() { require.NoError(t, w.Stop(context.Background())) }()
+
+	// Refused: it travels on the events queue instead.
+	b.send(t, worker.Task{RunID: "r9", StepID: "a", Iteration: 1, Attempt: 1, Class: "echo", Data: map[string]any{"n": 1.0}})
+	c := b.next(t)
+	require.Equal(t, "a", c.StepID)
+	require.JSONEq(t, `{"n":1}`, string(c.Output))
+
+	// Accepted: the sink has it, the events queue does not.
+	b.send(t, worker.Task{RunID: "r9", StepID: "b", Iteration: 1, Attempt: 1, Class: "echo", Data: map[string]any{"n": 2.0}})
+	select {
+	case c := <-sink.got:
+		require.Equal(t, "b", c.StepID)
+		require.JSONEq(t, `{"n":2}`, string(c.Output))
+		require.Equal(t, w.ID(), c.WorkerID)
+	case <-time.After(20 * time.Second):
+		t.Fatal("no in-process completion")
+	}
+	select {
+	case c := <-b.events:
+		t.Fatalf("completion of %s also sent on the events queue", c.StepID)
+	case <-time.After(200 * time.Millisecond):
+	}
+	require.Eventually(t, func() bool {
+		st, err := b.broker.Stats(t.Context(), queue.DefaultTaskQueue)
+		return err == nil && st.Pending == 0 && st.InFlight == 0
+	}, 10*time.Second, 20*time.Millisecond, "the task is acked")
+}

@@ -20,11 +20,12 @@ var _ state.BatchUpdater = (*Store)(nil)
 // nothing unless it matched. The result is the updated run (ok = true, with
 // the inserted outbox rows' seqs and msg_ids), or, when the guard failed, the
 // stored run as the statement's snapshot saw it (ok = false: a conflict), or
-// no row (the run does not exist).
+// no row (the run does not exist). Either way the row carries only the
+// run's version: returning the state blob would send it back over the wire.
 //
 // $1 id, $2 expected version, $3 status, $4 state, $5 output, $6 error,
 // $7 finished, $8 now, $9 attempts, $10 outbox, $11 human tasks (jsonb
-// arrays, NULL for none).
+// arrays, NULL for none), $12 published outbox seqs to delete (NULL: none).
 var runUpdateItemSQL = `WITH u AS (
 	UPDATE runs SET
 		status = coalesce(nullif($3, ''), status),
@@ -35,7 +36,7 @@ var runUpdateItemSQL = `WITH u AS (
 		updated_at = $8,
 		version = version + 1
 	WHERE id = $1 AND version = $2
-	RETURNING ` + runCols + `
+	RETURNING version
 ), a AS (
 	` + attemptUpsert("$9", ", u") + `
 ), o AS (
@@ -43,10 +44,12 @@ var runUpdateItemSQL = `WITH u AS (
 	RETURNING seq, msg_id
 ), h AS (
 	` + humanUpsert("$11", ", u") + `
+), d AS (
+	DELETE FROM outbox USING u WHERE outbox.seq = ANY($12::bigint[])
 )
-SELECT ` + runCols + `, true, array(SELECT seq FROM o), array(SELECT msg_id FROM o) FROM u
+SELECT version, true, array(SELECT seq FROM o), array(SELECT msg_id FROM o) FROM u
 UNION ALL
-SELECT ` + runCols + `, false, NULL, NULL FROM runs WHERE id = $1 AND NOT EXISTS (SELECT FROM u)`
+SELECT version, false, NULL, NULL FROM runs WHERE id = $1 AND NOT EXISTS (SELECT FROM u)`
 
 // RunUpdateMany implements [state.BatchUpdater] in one round trip: one
 // runUpdateItemSQL statement per update, sent as one pgx batch, which the
@@ -54,18 +57,18 @@ SELECT ` + runCols + `, false, NULL, NULL FROM runs WHERE id = $1 AND NOT EXISTS
 // own statement write nothing, without an error, so the other updates
 // commit; any error from the server rolls back the whole batch and is
 // returned for every update.
-func (s *Store) RunUpdateMany(ctx context.Context, ps []*state.RunUpdateParams) ([]*state.Run, []error) {
-	runs := make([]*state.Run, len(ps))
+func (s *Store) RunUpdateMany(ctx context.Context, ps []*state.RunUpdateParams) ([]int64, []error) {
+	versions := make([]int64, len(ps))
 	errs := make([]error, len(ps))
 	if len(ps) == 0 {
-		return runs, errs
+		return versions, errs
 	}
-	failAll := func(err error) ([]*state.Run, []error) {
+	failAll := func(err error) ([]int64, []error) {
 		err = fmt.Errorf("statepg: RunUpdateMany: %w", err)
 		for i := range ps {
-			runs[i], errs[i] = nil, err
+			versions[i], errs[i] = 0, err
 		}
-		return runs, errs
+		return versions, errs
 	}
 
 	now := us(time.Now())
@@ -79,22 +82,21 @@ func (s *Store) RunUpdateMany(ctx context.Context, ps []*state.RunUpdateParams) 
 	}
 
 	type result struct {
-		run    *state.Run
-		ok     bool
-		seqs   []int64
-		msgIDs []string
+		version int64 // 0: the run does not exist
+		ok      bool
+		seqs    []int64
+		msgIDs  []string
 	}
 	res := make([]result, len(ps))
 	br := s.pool.SendBatch(ctx, b)
 	var batchErr error
 	for i := range ps {
 		r := &res[i]
-		run, err := scanRun(br.QueryRow(), &r.ok, &r.seqs, &r.msgIDs)
+		err := br.QueryRow().Scan(&r.version, &r.ok, &r.seqs, &r.msgIDs)
 		switch {
 		case err == nil:
-			r.run = run
 		case errors.Is(err, pgx.ErrNoRows):
-			// The run does not exist; r.run stays nil.
+			// The run does not exist; r.version stays 0.
 		default:
 			batchErr = err
 		}
@@ -110,17 +112,17 @@ func (s *Store) RunUpdateMany(ctx context.Context, ps []*state.RunUpdateParams) 
 	for i, p := range ps {
 		r := res[i]
 		switch {
-		case r.run == nil:
+		case r.version == 0:
 			errs[i] = fmt.Errorf("statepg: RunUpdateMany %s: %w", p.ID, state.ErrNotFound)
 		case !r.ok:
 			errs[i] = fmt.Errorf("statepg: RunUpdateMany %s: expected version %d, have %d: %w",
-				p.ID, p.ExpectedVersion, r.run.Version, state.ErrConflict)
+				p.ID, p.ExpectedVersion, r.version, state.ErrConflict)
 		default:
-			runs[i] = r.run
+			versions[i] = r.version
 			setSeqs(p.Outbox, r.seqs, r.msgIDs)
 		}
 	}
-	return runs, errs
+	return versions, errs
 }
 
 // runUpdateItemArgs returns runUpdateItemSQL's arguments for p. It assigns
@@ -143,6 +145,10 @@ func runUpdateItemArgs(p *state.RunUpdateParams, now time.Time) ([]any, error) {
 			return nil, err
 		}
 	}
+	var deletes []int64 // nil: NULL
+	if len(p.OutboxDelete) > 0 {
+		deletes = p.OutboxDelete
+	}
 	return []any{p.ID, p.ExpectedVersion, p.Status, []byte(p.State), []byte(p.Output), p.Error, p.Finished, now,
-		attempts, outbox, human}, nil
+		attempts, outbox, human, deletes}, nil
 }

@@ -57,12 +57,14 @@ func (s *Store) OutboxClaim(ctx context.Context, p *state.OutboxClaimParams) ([]
 	return out, nil
 }
 
+const outboxDeleteSQL = `DELETE FROM outbox WHERE seq = ANY($1)`
+
 // OutboxDelete implements [state.Store]. Unknown seqs are ignored.
 func (s *Store) OutboxDelete(ctx context.Context, seqs []int64) error {
 	if len(seqs) == 0 {
 		return nil
 	}
-	if _, err := s.pool.Exec(ctx, `DELETE FROM outbox WHERE seq = ANY($1)`, seqs); err != nil {
+	if _, err := s.pool.Exec(ctx, outboxDeleteSQL, seqs); err != nil {
 		return fmt.Errorf("statepg: OutboxDelete: %w", s.interpret(err))
 	}
 	return nil

@@ -258,6 +258,9 @@ func (s *Store) RunUpdate(ctx context.Context, p *state.RunUpdateParams) (*state
 		}
 		b.Queue(humanUpsertSQL, js)
 	}
+	if len(p.OutboxDelete) > 0 {
+		b.Queue(outboxDeleteSQL, p.OutboxDelete)
+	}
 	err := s.pool.SendBatch(ctx, b).Close()
 	if err == nil {
 		return run, nil

@@ -16,17 +16,17 @@ var _ state.BatchUpdater = (*Store)(nil)
 // refused before it writes anything, and the others go on. Any other error
 // rolls the transaction back and is returned for every update; the Seqs it
 // had set are then reset to zero.
-func (s *Store) RunUpdateMany(ctx context.Context, ps []*state.RunUpdateParams) ([]*state.Run, []error) {
-	runs := make([]*state.Run, len(ps))
+func (s *Store) RunUpdateMany(ctx context.Context, ps []*state.RunUpdateParams) ([]int64, []error) {
+	versions := make([]int64, len(ps))
 	errs := make([]error, len(ps))
 	if len(ps) == 0 {
-		return runs, errs
+		return versions, errs
 	}
 	now := nowUS()
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		st := newTxStmts(ctx, tx)
 		for i, p := range ps {
-			run, failed, err := s.runUpdateTx(st, p, now)
+			run, failed, err := s.runUpdateTx(st, p, now, false)
 			if err != nil {
 				return fmt.Errorf("run %s: %w", p.ID, err)
 			}
@@ -34,18 +34,18 @@ func (s *Store) RunUpdateMany(ctx context.Context, ps []*state.RunUpdateParams) 
 				errs[i] = fmt.Errorf("statesqlite: RunUpdateMany: %w", s.interpret(failed))
 				continue
 			}
-			runs[i] = run
+			versions[i] = run.Version
 		}
 		return nil
 	})
 	if err != nil {
 		err = fmt.Errorf("statesqlite: RunUpdateMany: %w", s.interpret(err))
 		for i, p := range ps {
-			runs[i], errs[i] = nil, err
+			versions[i], errs[i] = 0, err
 			for j := range p.Outbox {
 				p.Outbox[j].Seq = 0
 			}
 		}
 	}
-	return runs, errs
+	return versions, errs
 }

@@ -186,7 +186,7 @@ func (s *Store) RunUpdate(ctx context.Context, p *state.RunUpdateParams) (*state
 	now := nowUS()
 	var out *state.Run
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		run, failed, err := s.runUpdateTx(newTxStmts(ctx, tx), p, now)
+		run, failed, err := s.runUpdateTx(newTxStmts(ctx, tx), p, now, true)
 		if err != nil {
 			return err
 		}
@@ -204,11 +204,25 @@ func (s *Store) RunUpdate(ctx context.Context, p *state.RunUpdateParams) (*state
 
 // runUpdateTx applies one update in st's transaction. failed reports why
 // this update alone was refused (ErrConflict, or sql.ErrNoRows for a missing
-// run) before it wrote anything; err fails the whole transaction.
-func (s *Store) runUpdateTx(st *txStmts, p *state.RunUpdateParams, now time.Time) (run *state.Run, failed, err error) {
+// run) before it wrote anything; err fails the whole transaction. With full
+// it returns the updated run, otherwise only its ID and new Version.
+func (s *Store) runUpdateTx(st *txStmts, p *state.RunUpdateParams, now time.Time, full bool) (run *state.Run, failed, err error) {
 	ctx := st.ctx
-	run, err = scanRun(st.get(s.stmts.runUpdate).QueryRowContext(ctx,
-		p.Status, jsonArg(p.State), jsonArg(p.Output), p.Error, p.Finished, micro(now), micro(now), p.ID, p.ExpectedVersion))
+	args := []any{p.Status, jsonArg(p.State), jsonArg(p.Output), p.Error, p.Finished, micro(now), micro(now), p.ID, p.ExpectedVersion}
+	if full {
+		run, err = scanRun(st.get(s.stmts.runUpdate).QueryRowContext(ctx, args...))
+	} else {
+		var res sql.Result
+		if res, err = st.get(s.stmts.runUpdateLite).ExecContext(ctx, args...); err == nil {
+			if n, rerr := res.RowsAffected(); rerr != nil {
+				err = rerr
+			} else if n == 0 {
+				err = sql.ErrNoRows
+			} else {
+				run = &state.Run{ID: p.ID, Version: p.ExpectedVersion + 1}
+			}
+		}
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		var version int64
 		switch err := st.get(s.stmts.runVersion).QueryRowContext(ctx, p.ID).Scan(&version); {
@@ -231,6 +245,15 @@ func (s *Store) runUpdateTx(st *txStmts, p *state.RunUpdateParams, now time.Time
 	}
 	if err := s.insertOutbox(st, p.ID, p.Outbox, now); err != nil {
 		return nil, nil, err
+	}
+	if len(p.OutboxDelete) > 0 {
+		list, err := json.Marshal(p.OutboxDelete)
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, err := st.get(s.stmts.outboxDelete).ExecContext(ctx, string(list)); err != nil {
+			return nil, nil, fmt.Errorf("outbox delete: %w", err)
+		}
 	}
 	if err := upsertHumanTasks(ctx, st.tx, p.ID, p.HumanTasks, now); err != nil {
 		return nil, nil, err

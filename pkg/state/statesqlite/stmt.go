@@ -12,7 +12,7 @@ import (
 // single writer connection and are bound to a transaction with
 // [sql.Tx.StmtContext], which reuses the connection's prepared statement.
 
-const runUpdateSQL = `UPDATE runs SET
+const runUpdateSetSQL = `UPDATE runs SET
 		status = coalesce(nullif(?, ''), status),
 		state = coalesce(?, state),
 		output = coalesce(?, output),
@@ -20,8 +20,14 @@ const runUpdateSQL = `UPDATE runs SET
 		finished_at = CASE WHEN ? THEN coalesce(finished_at, ?) ELSE finished_at END,
 		updated_at = ?,
 		version = version + 1
-	WHERE id = ? AND version = ?
-	RETURNING ` + runCols
+	WHERE id = ? AND version = ?`
+
+const runUpdateSQL = runUpdateSetSQL + ` RETURNING ` + runCols
+
+// runUpdateLiteSQL is the batch path's update: SQLite runs RETURNING through
+// a temporary table, which doubled the cost of the hot statement, and the
+// batch caller needs only the new version (ExpectedVersion + 1).
+const runUpdateLiteSQL = runUpdateSetSQL
 
 const runVersionSQL = `SELECT version FROM runs WHERE id = ?`
 
@@ -56,7 +62,7 @@ const runGetSQL = `SELECT ` + runCols + ` FROM runs WHERE id = ?`
 // stmts holds the prepared hot statements.
 type stmts struct {
 	// On the writer.
-	runUpdate, runVersion, attemptUpsert, outboxInsert, outboxDelete, outboxClaim *sql.Stmt
+	runUpdate, runUpdateLite, runVersion, attemptUpsert, outboxInsert, outboxDelete, outboxClaim *sql.Stmt
 	// On the readers (the writer for :memory:).
 	runGet *sql.Stmt
 }
@@ -68,6 +74,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		sql string
 	}{
 		{s.w, &s.stmts.runUpdate, runUpdateSQL},
+		{s.w, &s.stmts.runUpdateLite, runUpdateLiteSQL},
 		{s.w, &s.stmts.runVersion, runVersionSQL},
 		{s.w, &s.stmts.attemptUpsert, attemptUpsertSQL},
 		{s.w, &s.stmts.outboxInsert, outboxInsertSQL},
@@ -87,7 +94,7 @@ func (s *Store) prepare(ctx context.Context) error {
 func (s *Store) closeStmts() error {
 	var err error
 	for _, st := range []*sql.Stmt{
-		s.stmts.runUpdate, s.stmts.runVersion, s.stmts.attemptUpsert, s.stmts.outboxInsert,
+		s.stmts.runUpdate, s.stmts.runUpdateLite, s.stmts.runVersion, s.stmts.attemptUpsert, s.stmts.outboxInsert,
 		s.stmts.outboxDelete, s.stmts.outboxClaim, s.stmts.runGet,
 	} {
 		if st != nil {

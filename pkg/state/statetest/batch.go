@@ -91,22 +91,26 @@ func ExerciseBatch(t *testing.T, newStore NewStoreFunc) {
 		require.Len(t, errs, len(ps))
 
 		require.NoError(t, errs[0])
-		require.Equal(t, ok1.ID, runs[0].ID)
-		require.Equal(t, int64(2), runs[0].Version)
-		require.Equal(t, state.RunRunning, runs[0].Status)
-		require.JSONEq(t, `{"v":1}`, string(runs[0].State))
-		require.Nil(t, runs[0].FinishedAt)
+		require.Equal(t, int64(2), runs[0])
+		got0, err := b.store.RunGet(ctx, ok1.ID)
+		require.NoError(t, err)
+		require.Equal(t, int64(2), got0.Version)
+		require.Equal(t, state.RunRunning, got0.Status)
+		require.JSONEq(t, `{"v":1}`, string(got0.State))
+		require.Nil(t, got0.FinishedAt)
 
 		require.ErrorIs(t, errs[1], state.ErrConflict)
-		require.Nil(t, runs[1])
+		require.Zero(t, runs[1])
 		require.ErrorIs(t, errs[2], state.ErrNotFound)
-		require.Nil(t, runs[2])
+		require.Zero(t, runs[2])
 
 		require.NoError(t, errs[3])
-		require.Equal(t, int64(2), runs[3].Version)
-		require.Equal(t, state.RunCompleted, runs[3].Status)
-		require.JSONEq(t, `{"answer":42}`, string(runs[3].Output))
-		require.NotNil(t, runs[3].FinishedAt)
+		require.Equal(t, int64(2), runs[3])
+		got3, err := b.store.RunGet(ctx, ok2.ID)
+		require.NoError(t, err)
+		require.Equal(t, state.RunCompleted, got3.Status)
+		require.JSONEq(t, `{"answer":42}`, string(got3.Output))
+		require.NotNil(t, got3.FinishedAt)
 
 		// Seqs are filled in place for the committed updates only.
 		seqs := []int64{ps[0].Outbox[0].Seq, ps[3].Outbox[0].Seq, ps[3].Outbox[1].Seq}
@@ -162,7 +166,7 @@ func ExerciseBatch(t *testing.T, newStore NewStoreFunc) {
 		require.Equal(t, []string{"role:ops"}, task.Assignees)
 		got, err = b.store.RunGet(ctx, ok2.ID)
 		require.NoError(t, err)
-		require.Equal(t, runs[3].Version, got.Version)
+		require.Equal(t, runs[3], got.Version)
 		require.JSONEq(t, `{"answer":42}`, string(got.Output))
 	})
 
@@ -179,9 +183,12 @@ func ExerciseBatch(t *testing.T, newStore NewStoreFunc) {
 		require.NoError(t, errs[0])
 		require.NoError(t, errs[1], "a later update sees the earlier one's version")
 		require.ErrorIs(t, errs[2], state.ErrConflict)
-		require.Equal(t, int64(2), runs[0].Version)
-		require.Equal(t, int64(3), runs[1].Version)
-		require.Equal(t, state.RunRunning, runs[1].Status)
+		require.Equal(t, int64(2), runs[0])
+		require.Equal(t, int64(3), runs[1])
+		got, err := b.store.RunGet(ctx, run.ID)
+		require.NoError(t, err)
+		require.Equal(t, int64(3), got.Version)
+		require.Equal(t, state.RunRunning, got.Status)
 		as, err := b.store.StepAttemptList(ctx, run.ID)
 		require.NoError(t, err)
 		require.Len(t, as, 1)
@@ -208,9 +215,10 @@ func ExerciseBatch(t *testing.T, newStore NewStoreFunc) {
 		seqs := map[int64]string{}
 		for i := range ps {
 			require.NoError(t, errs[i])
-			require.Equal(t, ps[i].ID, runs[i].ID)
-			require.Equal(t, int64(2), runs[i].Version)
-			require.JSONEq(t, fmt.Sprintf(`{"i":%d}`, i), string(runs[i].State))
+			require.Equal(t, int64(2), runs[i])
+			got, err := b.store.RunGet(ctx, ps[i].ID)
+			require.NoError(t, err)
+			require.JSONEq(t, fmt.Sprintf(`{"i":%d}`, i), string(got.State))
 			require.NotZero(t, ps[i].Outbox[0].Seq)
 			seqs[ps[i].Outbox[0].Seq] = ps[i].Outbox[0].MsgID
 		}
@@ -284,7 +292,10 @@ func ExerciseBatch(t *testing.T, newStore NewStoreFunc) {
 				continue
 			}
 			require.NoError(t, errs[0], "round %d", round)
-			require.Equal(t, comparableRun(want), comparableRun(got[0]), "round %d", round)
+			require.Equal(t, want.Version, got[0], "round %d", round)
+			gotRun, err := b.store.RunGet(ctx, batchRun.ID)
+			require.NoError(t, err)
+			require.Equal(t, comparableRun(want), comparableRun(gotRun), "round %d", round)
 			for _, m := range p.Outbox {
 				require.NotZero(t, m.Seq)
 			}
@@ -338,6 +349,39 @@ func ExerciseBatch(t *testing.T, newStore NewStoreFunc) {
 		require.Equal(t, norm(perRun[seqRun.ID]), norm(perRun[batchRun.ID]))
 	})
 
+	t.Run("OutboxDelete", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ctx := t.Context()
+		src := insertRun(t, b, state.Run{})
+		published := []state.OutboxMessage{{Queue: "q", MsgID: "p1"}, {Queue: "q", MsgID: "p2"}, {Queue: "q", MsgID: "p3"}, {Queue: "q", MsgID: "p4"}}
+		_, err := b.store.RunUpdate(ctx, &state.RunUpdateParams{ID: src.ID, ExpectedVersion: 1, Outbox: published})
+		require.NoError(t, err)
+		seq := func(i int) int64 { return published[i].Seq }
+
+		// Batch: the applied update deletes its rows, the stale one does not.
+		a, c := insertRun(t, b, state.Run{}), insertRun(t, b, state.Run{})
+		versions, errs := b.batch.RunUpdateMany(ctx, []*state.RunUpdateParams{
+			{ID: a.ID, ExpectedVersion: 1, Status: state.RunRunning, OutboxDelete: []int64{seq(0)}},
+			{ID: c.ID, ExpectedVersion: 9, Status: state.RunRunning, OutboxDelete: []int64{seq(1)}},
+		})
+		require.NoError(t, errs[0])
+		require.Equal(t, int64(2), versions[0])
+		require.ErrorIs(t, errs[1], state.ErrConflict)
+
+		// Single: the same rule.
+		_, err = b.store.RunUpdate(ctx, &state.RunUpdateParams{ID: c.ID, ExpectedVersion: 9, OutboxDelete: []int64{seq(2)}})
+		require.ErrorIs(t, err, state.ErrConflict)
+		_, err = b.store.RunUpdate(ctx, &state.RunUpdateParams{ID: c.ID, ExpectedVersion: 1, OutboxDelete: []int64{seq(3), 1 << 40}})
+		require.NoError(t, err, "unknown seqs are ignored")
+
+		var left []string
+		for _, m := range claimAll(t, b.store) {
+			left = append(left, m.MsgID)
+		}
+		require.ElementsMatch(t, []string{"p2", "p3"}, left)
+	})
+
 	t.Run("Empty", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
@@ -357,7 +401,7 @@ func ExerciseBatch(t *testing.T, newStore NewStoreFunc) {
 		require.Len(t, runs, 2)
 		for i, err := range errs {
 			require.ErrorIs(t, err, state.ErrClosed, "update %d", i)
-			require.Nil(t, runs[i])
+			require.Zero(t, runs[i])
 		}
 	})
 }
@@ -433,7 +477,7 @@ func BenchRunUpdateMany(b *testing.B, s state.Store) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					versions[j] = runs[j].Version
+					versions[j] = runs[j]
 				}
 			}
 			b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "updates/s")
