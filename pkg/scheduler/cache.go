@@ -18,6 +18,7 @@ type cachedRun struct {
 	slug    string // the pipeline's slug, which human tasks are filed under
 	g       *dag.Graph
 	st      *dag.RunState
+	enc     *dag.StateEncoder // remembers the encoding of st's outputs
 }
 
 // runLocks serializes the events of one run inside this scheduler, so a

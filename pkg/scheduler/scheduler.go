@@ -234,7 +234,8 @@ func (s *Scheduler) Submit(ctx context.Context, p *SubmitParams) (*state.Run, bo
 	if err != nil {
 		return nil, false, err
 	}
-	u, err := s.translate(ctx, g, pc.slug, st, acts, now)
+	enc := &dag.StateEncoder{}
+	u, err := s.translate(ctx, g, pc.slug, st, enc, acts, now)
 	if err != nil {
 		return nil, false, err
 	}
@@ -254,16 +255,28 @@ func (s *Scheduler) Submit(ctx context.Context, p *SubmitParams) (*state.Run, bo
 		return nil, false, fmt.Errorf("scheduler: inserting run: %w", err)
 	}
 	if isNew {
+		version := created.Version
 		if len(u.Attempts) > 0 || len(u.HumanTasks) > 0 {
 			// Attempts and human tasks of the first decision ride on a
 			// follow-up update so RunInsert stays one small statement.
-			if _, err := s.cfg.Store.RunUpdate(ctx, &state.RunUpdateParams{
+			updated, err := s.cfg.Store.RunUpdate(ctx, &state.RunUpdateParams{
 				ID: created.ID, ExpectedVersion: created.Version, Status: created.Status, State: created.State,
 				Output: created.Output, Error: created.Error, Finished: st.Status.Terminal(),
 				Attempts: u.Attempts, HumanTasks: u.HumanTasks,
-			}); err != nil && !errors.Is(err, state.ErrConflict) {
+			})
+			switch {
+			case err == nil:
+				version = updated.Version
+			case !errors.Is(err, state.ErrConflict):
 				s.log.WarnContext(ctx, "scheduler: recording first attempts failed", "run_id", created.ID, "error", err)
+				fallthrough
+			default:
+				version = 0 // unknown: the first event reads the run
 			}
+		}
+		if version > 0 && !st.Status.Terminal() {
+			// The first completion then needs no read and decode of the run.
+			s.runs.put(runID, &cachedRun{version: version, g: g, st: st, slug: pc.slug, enc: enc})
 		}
 		s.metrics.runs.WithLabelValues("submitted").Inc()
 		s.publishNow(ctx, u.Outbox)
@@ -309,7 +322,7 @@ func (s *Scheduler) Apply(ctx context.Context, runID string, ev dag.Event) error
 			if err := json.Unmarshal(run.State, &st); err != nil {
 				return fmt.Errorf("decoding run %s state: %w", runID, err)
 			}
-			c = &cachedRun{version: run.Version, g: pc.g, st: &st, slug: pc.slug}
+			c = &cachedRun{version: run.Version, g: pc.g, st: &st, slug: pc.slug, enc: &dag.StateEncoder{}}
 		}
 		acts, err := c.g.Decide(c.st, ev)
 		if err != nil {
@@ -323,7 +336,7 @@ func (s *Scheduler) Apply(ctx context.Context, runID string, ev dag.Event) error
 			}
 			return err
 		}
-		u, err := s.translate(ctx, c.g, c.slug, c.st, acts, ev.At)
+		u, err := s.translate(ctx, c.g, c.slug, c.st, c.enc, acts, ev.At)
 		if err != nil {
 			s.runs.drop(runID)
 			return err
@@ -481,9 +494,9 @@ func (s *Scheduler) attemptDone(st *dag.RunState, g *dag.Graph, ev dag.Event) st
 }
 
 // translate turns actions into the durable writes of one decision.
-func (s *Scheduler) translate(ctx context.Context, g *dag.Graph, slug string, st *dag.RunState, acts []dag.Action, now time.Time) (*state.RunUpdateParams, error) {
+func (s *Scheduler) translate(ctx context.Context, g *dag.Graph, slug string, st *dag.RunState, enc *dag.StateEncoder, acts []dag.Action, now time.Time) (*state.RunUpdateParams, error) {
 	u := &state.RunUpdateParams{Status: string(st.Status), Error: st.Error, Finished: st.Status.Terminal()}
-	raw, err := json.Marshal(st)
+	raw, err := enc.Append(nil, st)
 	if err != nil {
 		return nil, fmt.Errorf("encoding run state: %w", err)
 	}

@@ -1,0 +1,197 @@
+package dag
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"reflect"
+	"strconv"
+	"time"
+)
+
+// StateEncoder encodes run states to JSON. A scheduler persists the whole
+// run state after every decision, so this is on the hot path: Append writes
+// exactly what encoding/json writes for a RunState, without reflection, and
+// encodes each step output, the input and the parameters once, reusing the
+// bytes while the value is the same map or slice (the engine never mutates
+// one in place). Keep one encoder per run; the zero value is ready, and a
+// nil encoder caches nothing. Not safe for concurrent use.
+type StateEncoder struct {
+	input, params jsonCache
+	outputs       []jsonCache
+	last          int // length of the last encoding, to size the next
+}
+
+// jsonCache is the encoding of one value, valid while the value is the same.
+type jsonCache struct {
+	of  any
+	raw []byte
+}
+
+// encode returns v's JSON, reusing the cache when v is the value it holds.
+func (c *jsonCache) encode(v any) ([]byte, error) {
+	if c.raw != nil && sameRef(c.of, v) {
+		return c.raw, nil
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	if isRef(v) {
+		c.of, c.raw = v, raw
+	}
+	return raw, nil
+}
+
+// isRef reports values compared by identity: non-empty maps and slices.
+// Scalars are cheap to encode again, and an identity test on them would
+// compare values.
+func isRef(v any) bool {
+	switch reflect.ValueOf(v).Kind() {
+	case reflect.Map, reflect.Slice:
+		return reflect.ValueOf(v).Len() > 0
+	}
+	return false
+}
+
+func sameRef(a, b any) bool {
+	if a == nil || b == nil || !isRef(b) {
+		return false
+	}
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	return va.Type() == vb.Type() && va.UnsafePointer() == vb.UnsafePointer() && va.Len() == vb.Len()
+}
+
+// Append appends st's JSON encoding to b: the bytes json.Marshal(st) would
+// produce.
+func (e *StateEncoder) Append(b []byte, st *RunState) ([]byte, error) {
+	if e == nil {
+		e = &StateEncoder{}
+	}
+	if len(e.outputs) != len(st.Steps) {
+		e.outputs = make([]jsonCache, len(st.Steps))
+	}
+	if need := e.last + 256; cap(b)-len(b) < need {
+		b = append(make([]byte, 0, len(b)+need), b...)
+	}
+	start := len(b)
+	defer func() { e.last = len(b) - start }()
+	b = append(b, `{"run_id":`...)
+	b = appendString(b, st.RunID)
+	b = append(b, `,"status":`...)
+	b = appendString(b, string(st.Status))
+	if st.Error != "" {
+		b = append(b, `,"error":`...)
+		b = appendString(b, st.Error)
+	}
+	raw, err := e.input.encode(st.Input)
+	if err != nil {
+		return nil, err
+	}
+	b = append(append(b, `,"input":`...), raw...)
+	if raw, err = e.params.encode(st.Params); err != nil {
+		return nil, err
+	}
+	b = append(append(b, `,"params":`...), raw...)
+	b = append(b, `,"steps":`...)
+	if st.Steps == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i := range st.Steps {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if b, err = appendStep(b, &st.Steps[i], &e.outputs[i]); err != nil {
+				return nil, err
+			}
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"edges":`...)
+	if st.Edges == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '"')
+		b = base64.StdEncoding.AppendEncode(b, st.Edges)
+		b = append(b, '"')
+	}
+	if len(st.Loops) > 0 {
+		if raw, err = json.Marshal(st.Loops); err != nil {
+			return nil, err
+		}
+		b = append(append(b, `,"loops":`...), raw...)
+	}
+	b = append(b, `,"active":`...)
+	b = strconv.AppendInt(b, int64(st.Active), 10)
+	b = append(b, `,"waiting":`...)
+	b = strconv.AppendInt(b, int64(st.Waiting), 10)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendInt(b, st.Seq, 10)
+	b = append(b, `,"executions":`...)
+	b = strconv.AppendInt(b, int64(st.Executions), 10)
+	if st.Output != nil {
+		if raw, err = json.Marshal(st.Output); err != nil {
+			return nil, err
+		}
+		b = append(append(b, `,"output":`...), raw...)
+	}
+	return append(b, '}'), nil
+}
+
+func appendStep(b []byte, s *StepState, out *jsonCache) ([]byte, error) {
+	b = append(b, `{"status":`...)
+	b = appendString(b, string(s.Status))
+	b = appendInt(b, `,"iteration":`, int64(s.Iteration))
+	b = appendInt(b, `,"attempt":`, int64(s.Attempt))
+	b = appendInt(b, `,"snoozes":`, int64(s.Snoozes))
+	if s.Output != nil {
+		raw, err := out.encode(s.Output)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(b, `,"output":`...), raw...)
+	}
+	if s.Error != "" {
+		b = append(b, `,"error":`...)
+		b = appendString(b, s.Error)
+	}
+	b = appendInt(b, `,"seq":`, s.Seq)
+	b = appendInt(b, `,"resolved":`, int64(s.Resolved))
+	b = appendInt(b, `,"taken":`, int64(s.Taken))
+	b = appendInt(b, `,"epoch":`, int64(s.Epoch))
+	b = appendInt(b, `,"via":`, int64(s.Via))
+	b = appendTime(b, `,"started_at":`, s.StartedAt)
+	b = appendTime(b, `,"finished_at":`, s.FinishedAt)
+	return append(b, '}'), nil
+}
+
+// appendInt appends an omitempty integer field.
+func appendInt(b []byte, key string, n int64) []byte {
+	if n == 0 {
+		return b
+	}
+	return strconv.AppendInt(append(b, key...), n, 10)
+}
+
+// appendTime appends an omitzero time field as time.Time.MarshalJSON does.
+func appendTime(b []byte, key string, t time.Time) []byte {
+	if t.IsZero() {
+		return b
+	}
+	b = append(append(b, key...), '"')
+	return append(t.AppendFormat(b, time.RFC3339Nano), '"')
+}
+
+// appendString appends s as a JSON string, escaped as encoding/json does
+// (HTML-safe).
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= 0x80 {
+			raw, _ := json.Marshal(s) // rare: let encoding/json escape it
+			return append(b, raw...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
