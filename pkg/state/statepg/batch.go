@@ -45,7 +45,7 @@ var runUpdateItemSQL = `WITH u AS (
 ), h AS (
 	` + humanUpsert("$11", ", u") + `
 ), d AS (
-	DELETE FROM outbox USING u WHERE outbox.seq = ANY($12::bigint[])
+	DELETE FROM outbox USING u WHERE $12::bigint[] IS NOT NULL AND outbox.seq = ANY($12::bigint[])
 )
 SELECT version, true, array(SELECT seq FROM o), array(SELECT msg_id FROM o) FROM u
 UNION ALL
