@@ -1,6 +1,7 @@
 package statesqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	_ "embed"
@@ -36,6 +37,10 @@ type Config struct {
 	// ReadConns caps the read pool of a file database. Default
 	// ReadConnsDefault (4).
 	ReadConns int
+	// CheckpointEvery is how often a background checkpoint copies a file
+	// database's write-ahead log into the database file. Default
+	// CheckpointEveryDefault; negative leaves checkpoints to SQLite.
+	CheckpointEvery time.Duration
 	// Logger defaults to Warn level on stdout.
 	Logger *slog.Logger
 }
@@ -46,6 +51,9 @@ type Store struct {
 	stmts  stmts
 	logger *slog.Logger
 	closed atomic.Bool
+	// stopCheckpoint ends the checkpointer, which closes checkpointDone;
+	// both nil when none runs.
+	stopCheckpoint, checkpointDone chan struct{}
 }
 
 var _ state.Store = (*Store)(nil)
@@ -74,6 +82,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if !memory {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(NORMAL)")
+		if cfg.CheckpointEvery >= 0 {
+			q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", autoCheckpointPages))
+		}
 	}
 	dsn := "file:" + path + "?" + q.Encode()
 	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
@@ -107,6 +118,10 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		_ = s.Close()
 		return nil, err
 	}
+	if !memory && cfg.CheckpointEvery >= 0 {
+		s.stopCheckpoint, s.checkpointDone = make(chan struct{}), make(chan struct{})
+		go s.checkpointer(cmp.Or(cfg.CheckpointEvery, CheckpointEveryDefault))
+	}
 	return s, nil
 }
 
@@ -114,6 +129,10 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
+	}
+	if s.stopCheckpoint != nil {
+		close(s.stopCheckpoint)
+		<-s.checkpointDone
 	}
 	err := errors.Join(s.closeStmts(), s.w.Close())
 	if s.r != s.w {
