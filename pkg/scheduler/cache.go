@@ -23,45 +23,74 @@ type cachedRun struct {
 
 // runLocks serializes the events of one run inside this scheduler, so a
 // fan-in of many completions does not turn into a storm of version
-// conflicts. Schedulers in other processes are still guarded by versions.
+// conflicts: the first event of a run leads, and events that arrive while
+// it works queue up to be decided and committed together by the next
+// leader. Schedulers in other processes are still guarded by versions.
 type runLocks struct {
-	mu    sync.Mutex
-	locks map[string]*runLock
-	cache map[string]*cachedRun
+	mu     sync.Mutex
+	queues map[string]*runQueue
+	cache  map[string]*cachedRun
 }
 
-type runLock struct {
-	mu   sync.Mutex
-	refs int
+// runQueue holds a run's events waiting for the run's leader.
+type runQueue struct {
+	pending []*applyReq
+}
+
+// applyReq is one event waiting to be applied, and its outcome.
+type applyReq struct {
+	ev    dag.Event
+	err   error
+	ready chan struct{} // a result, or the lead
+	lead  bool
 }
 
 func newRunLocks() *runLocks {
-	return &runLocks{locks: map[string]*runLock{}, cache: map[string]*cachedRun{}}
+	return &runLocks{queues: map[string]*runQueue{}, cache: map[string]*cachedRun{}}
 }
 
-// lock takes the run's lock and returns its release.
-func (r *runLocks) lock(runID string) func() {
+// enqueue adds req to the run's queue and reports whether the caller leads
+// (no one else is working on the run).
+func (r *runLocks) enqueue(runID string, req *applyReq) bool {
 	r.mu.Lock()
-	l := r.locks[runID]
-	if l == nil {
-		l = &runLock{}
-		r.locks[runID] = l
+	defer r.mu.Unlock()
+	q := r.queues[runID]
+	lead := q == nil
+	if lead {
+		q = &runQueue{}
+		r.queues[runID] = q
+		req.lead = true
 	}
-	l.refs++
-	r.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
-		r.mu.Lock()
-		l.refs--
-		if l.refs == 0 {
-			delete(r.locks, runID)
-		}
-		r.mu.Unlock()
-	}
+	q.pending = append(q.pending, req)
+	return lead
 }
 
-// get returns the cached run; the caller holds the run's lock.
+// take returns the leader's batch: every event queued so far.
+func (r *runLocks) take(runID string) []*applyReq {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	q := r.queues[runID]
+	reqs := q.pending
+	q.pending = nil
+	return reqs
+}
+
+// handOff passes the lead to the oldest event queued meanwhile, or frees
+// the run.
+func (r *runLocks) handOff(runID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	q := r.queues[runID]
+	if len(q.pending) == 0 {
+		delete(r.queues, runID)
+		return
+	}
+	next := q.pending[0]
+	next.lead = true
+	next.ready <- struct{}{}
+}
+
+// get returns the cached run; the caller leads the run.
 func (r *runLocks) get(runID string) *cachedRun {
 	r.mu.Lock()
 	defer r.mu.Unlock()

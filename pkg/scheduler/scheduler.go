@@ -235,10 +235,14 @@ func (s *Scheduler) Submit(ctx context.Context, p *SubmitParams) (*state.Run, bo
 		return nil, false, err
 	}
 	enc := &dag.StateEncoder{}
-	u, err := s.translate(ctx, g, pc.slug, st, enc, acts, now)
+	u, err := s.translate(ctx, g, pc.slug, st, acts, now)
 	if err != nil {
 		return nil, false, err
 	}
+	if u.State, err = enc.Append(nil, st); err != nil {
+		return nil, false, fmt.Errorf("encoding run state: %w", err)
+	}
+	u.Status, u.Error, u.Finished = string(st.Status), st.Error, st.Status.Terminal()
 	if t := g.Pipeline.TimeoutSeconds; t > 0 {
 		body, _ := json.Marshal(worker.Completion{Kind: kindRunTimeout, RunID: runID})
 		u.Outbox = append(u.Outbox, state.OutboxMessage{RunID: runID, Queue: queue.EventsQueue, MsgID: "deadline." + runID,
@@ -300,70 +304,150 @@ func (s *Scheduler) Resume(ctx context.Context, runID string) error {
 // Apply applies one event to a run: decide, then commit state, attempts,
 // human tasks and outbox in one transaction guarded by the run's version.
 // A stale event returns dag.ErrStale and changes nothing.
+//
+// Events of one run are applied one batch at a time: events that arrive
+// while a batch commits (the completions of a fan-out) are decided one
+// after the other on the run's state and committed together, as if each
+// had been committed on its own.
 func (s *Scheduler) Apply(ctx context.Context, runID string, ev dag.Event) error {
 	if ev.At.IsZero() {
 		ev.At = time.Now()
 	}
-	unlock := s.runs.lock(runID)
-	defer unlock()
-	for range maxConflictRetries {
-		c := s.runs.get(runID)
-		cached := c != nil
-		if c == nil {
-			run, err := s.cfg.Store.RunGet(ctx, runID)
-			if err != nil {
-				return fmt.Errorf("loading run %s: %w", runID, err)
-			}
-			pc, err := s.graph(ctx, run.PipelineVersionID)
-			if err != nil {
-				return err
-			}
-			var st dag.RunState
-			if err := json.Unmarshal(run.State, &st); err != nil {
-				return fmt.Errorf("decoding run %s state: %w", runID, err)
-			}
-			c = &cachedRun{version: run.Version, g: pc.g, st: &st, slug: pc.slug, enc: &dag.StateEncoder{}}
+	req := &applyReq{ev: ev, ready: make(chan struct{}, 1)}
+	if !s.runs.enqueue(runID, req) {
+		<-req.ready // a result, or the lead (req.lead was set before the send)
+		if !req.lead {
+			return req.err
 		}
-		acts, err := c.g.Decide(c.st, ev)
+	}
+	reqs := s.runs.take(runID)
+	s.applyBatch(ctx, runID, reqs)
+	for _, r := range reqs {
+		if r != req {
+			r.ready <- struct{}{}
+		}
+	}
+	s.runs.handOff(runID)
+	return req.err
+}
+
+// loadRun returns the run's cached state, or reads and decodes it.
+func (s *Scheduler) loadRun(ctx context.Context, runID string) (c *cachedRun, cached bool, err error) {
+	if c := s.runs.get(runID); c != nil {
+		return c, true, nil
+	}
+	run, err := s.cfg.Store.RunGet(ctx, runID)
+	if err != nil {
+		return nil, false, fmt.Errorf("loading run %s: %w", runID, err)
+	}
+	pc, err := s.graph(ctx, run.PipelineVersionID)
+	if err != nil {
+		return nil, false, err
+	}
+	var st dag.RunState
+	if err := json.Unmarshal(run.State, &st); err != nil {
+		return nil, false, fmt.Errorf("decoding run %s state: %w", runID, err)
+	}
+	return &cachedRun{version: run.Version, g: pc.g, st: &st, slug: pc.slug, enc: &dag.StateEncoder{}}, false, nil
+}
+
+// applyBatch decides reqs in order on the run's state and commits the
+// decisions in one transaction, setting each request's error. A conflict
+// (another scheduler moved the run on) re-decides them all from the store.
+func (s *Scheduler) applyBatch(ctx context.Context, runID string, reqs []*applyReq) {
+	setAll := func(err error) {
+		for _, r := range reqs {
+			r.err = err
+		}
+	}
+	for range maxConflictRetries {
+		setAll(nil)
+		c, cached, err := s.loadRun(ctx, runID)
 		if err != nil {
-			s.runs.drop(runID)
-			if cached && errors.Is(err, dag.ErrStale) {
-				// The cached copy may be behind the store (another
-				// scheduler moved the run on, and this event belongs to
-				// the newer state): only the stored state may call an
-				// event stale, or it would be dropped and the run stuck.
+			setAll(err)
+			return
+		}
+		u := &state.RunUpdateParams{ID: runID, ExpectedVersion: c.version}
+		var (
+			applied []*applyReq
+			acts    [][]dag.Action
+			reload  bool
+		)
+		for _, r := range reqs {
+			ev := r.ev
+			a, err := c.g.Decide(c.st, ev) // an error leaves the state as it was
+			if err != nil {
+				if cached && errors.Is(err, dag.ErrStale) {
+					// The cached copy may be behind the store (another
+					// scheduler moved the run on, and this event belongs
+					// to the newer state): only the stored state may call
+					// an event stale, or it would be dropped and the run
+					// stuck.
+					reload = true
+					break
+				}
+				r.err = err
 				continue
 			}
-			return err
+			part, err := s.translate(ctx, c.g, c.slug, c.st, a, ev.At)
+			if err != nil {
+				// The decision is in the cached state but cannot be
+				// written: forget the state, commit nothing, and let
+				// every event of the batch be delivered again.
+				s.runs.drop(runID)
+				for _, q := range reqs {
+					if q.err == nil {
+						q.err = fmt.Errorf("run %s: %w", runID, err)
+					}
+				}
+				return
+			}
+			if ev.Type == dag.EventHumanDecision || ev.Type == dag.EventStepFailed && ev.Attempt == 0 {
+				// A human decision (or a human timeout) closes the waiting attempt.
+				ev.Attempt = stepAttempt(c.g, c.st, ev.StepID)
+				if ss, ok := c.g.Step(c.st, ev.StepID); ok && ev.Iteration == 0 {
+					ev.Iteration = ss.Iteration
+				}
+				r.ev = ev
+			}
+			if ev.Type == dag.EventStepSucceeded || ev.Type == dag.EventStepFailed || ev.Type == dag.EventHumanDecision {
+				// First, so that what the decision says next about the same
+				// attempt (a task step now waiting for a human) wins.
+				u.Attempts = append(u.Attempts, s.attemptDone(c.st, c.g, ev))
+			}
+			u.Attempts = append(u.Attempts, part.Attempts...)
+			u.Outbox = append(u.Outbox, part.Outbox...)
+			u.HumanTasks = append(u.HumanTasks, part.HumanTasks...)
+			if part.Output != nil {
+				u.Output = part.Output
+			}
+			applied, acts = append(applied, r), append(acts, a)
 		}
-		u, err := s.translate(ctx, c.g, c.slug, c.st, c.enc, acts, ev.At)
+		if reload {
+			s.runs.drop(runID)
+			continue
+		}
+		if len(applied) == 0 {
+			return // every event was refused; nothing changed
+		}
+		raw, err := c.enc.Append(nil, c.st)
 		if err != nil {
 			s.runs.drop(runID)
-			return err
+			setAll(fmt.Errorf("encoding run state: %w", err))
+			return
 		}
-		if ev.Type == dag.EventHumanDecision || ev.Type == dag.EventStepFailed && ev.Attempt == 0 {
-			// A human decision (or a human timeout) closes the waiting attempt.
-			ev.Attempt = stepAttempt(c.g, c.st, ev.StepID)
-			if ss, ok := c.g.Step(c.st, ev.StepID); ok && ev.Iteration == 0 {
-				ev.Iteration = ss.Iteration
-			}
-		}
-		if ev.Type == dag.EventStepSucceeded || ev.Type == dag.EventStepFailed || ev.Type == dag.EventHumanDecision {
-			// First, so that what the decision says next about the same
-			// attempt (a task step now waiting for a human) wins.
-			u.Attempts = append([]state.StepAttempt{s.attemptDone(c.st, c.g, ev)}, u.Attempts...)
-		}
-		u.ID, u.ExpectedVersion = runID, c.version
+		u.State, u.Status, u.Error, u.Finished = raw, string(c.st.Status), c.st.Error, c.st.Status.Terminal()
 		version, err := s.commits.commit(ctx, u)
 		if err != nil {
-			// The decision was applied to the cached state but not
-			// committed: forget it and decide again from the store.
+			// The decisions were applied to the cached state but not
+			// committed: forget them and decide again from the store.
 			s.runs.drop(runID)
 			if errors.Is(err, state.ErrConflict) {
 				s.metrics.conflicts.Inc()
 				continue
 			}
-			return fmt.Errorf("committing run %s: %w", runID, err)
+			setAll(fmt.Errorf("committing run %s: %w", runID, err))
+			return
 		}
 		if c.st.Status.Terminal() {
 			s.runs.drop(runID)
@@ -371,19 +455,22 @@ func (s *Scheduler) Apply(ctx context.Context, runID string, ev dag.Event) error
 			c.version = version
 			s.runs.put(runID, c)
 		}
-		s.metrics.events.WithLabelValues(string(ev.Type)).Inc()
 		s.publishNow(ctx, u.Outbox)
-		if ev.Type == dag.EventStepSucceeded || ev.Type == dag.EventStepFailed {
-			kind := "step_succeeded"
-			if ev.Type == dag.EventStepFailed {
-				kind = "step_failed"
+		for i, r := range applied {
+			ev := r.ev
+			s.metrics.events.WithLabelValues(string(ev.Type)).Inc()
+			if ev.Type == dag.EventStepSucceeded || ev.Type == dag.EventStepFailed {
+				kind := "step_succeeded"
+				if ev.Type == dag.EventStepFailed {
+					kind = "step_failed"
+				}
+				s.publishLive(ctx, runID, ev.StepID, kind, map[string]any{"attempt": ev.Attempt, "iteration": ev.Iteration, "error": ev.Error})
 			}
-			s.publishLive(ctx, runID, ev.StepID, kind, map[string]any{"attempt": ev.Attempt, "iteration": ev.Iteration, "error": ev.Error})
+			s.live(ctx, runID, acts[i])
 		}
-		s.live(ctx, runID, acts)
-		return nil
+		return
 	}
-	return fmt.Errorf("run %s: too many concurrent updates", runID)
+	setAll(fmt.Errorf("run %s: too many concurrent updates", runID))
 }
 
 // publishNow publishes a committed decision's due messages at once and
@@ -494,13 +581,9 @@ func (s *Scheduler) attemptDone(st *dag.RunState, g *dag.Graph, ev dag.Event) st
 }
 
 // translate turns actions into the durable writes of one decision.
-func (s *Scheduler) translate(ctx context.Context, g *dag.Graph, slug string, st *dag.RunState, enc *dag.StateEncoder, acts []dag.Action, now time.Time) (*state.RunUpdateParams, error) {
-	u := &state.RunUpdateParams{Status: string(st.Status), Error: st.Error, Finished: st.Status.Terminal()}
-	raw, err := enc.Append(nil, st)
-	if err != nil {
-		return nil, fmt.Errorf("encoding run state: %w", err)
-	}
-	u.State = raw
+// The caller encodes the run state (once for a batch of decisions).
+func (s *Scheduler) translate(ctx context.Context, g *dag.Graph, slug string, st *dag.RunState, acts []dag.Action, now time.Time) (*state.RunUpdateParams, error) {
+	u := &state.RunUpdateParams{}
 	for _, a := range acts {
 		switch a.Kind {
 		case dag.ActionStartStep:

@@ -3,6 +3,10 @@ package scheduler_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -187,4 +191,71 @@ func TestRunDeadline(t *testing.T) {
 	got, err := bd.store.RunGet(bd.ctx, run.ID)
 	require.NoError(t, err)
 	require.Contains(t, got.Error, "timeout_seconds 0.2")
+}
+
+// TestApplyConcurrentFanIn: completions of a fan-out arriving at once are
+// decided and committed in batches; each is applied exactly once (a
+// concurrent duplicate is stale), and the join starts once, after all.
+func TestApplyConcurrentFanIn(t *testing.T) {
+	t.Parallel()
+	bd := setup(t)
+	const width = 24
+	var steps, paths []string
+	for i := range width {
+		steps = append(steps, fmt.Sprintf(`{"id":"m%d","step_class":"echo"}`, i))
+		paths = append(paths, fmt.Sprintf(`{"from":"head","to":"m%d"},{"from":"m%d","to":"join"}`, i, i))
+	}
+	doc := `{"name":"fan","steps":[{"id":"head","step_class":"echo"},{"id":"join","step_class":"echo"},` + strings.Join(steps, ",") +
+		`],"flow":{"start_at":"head","paths":[` + strings.Join(paths, ",") + `]}}`
+	pv, _, err := bd.a.PipelineImport(bd.ctx, "fan", []byte(doc))
+	require.NoError(t, err)
+	run, _, err := bd.a.Submit(bd.ctx, &scheduler.SubmitParams{PipelineVersionID: pv.ID})
+	require.NoError(t, err)
+	require.NoError(t, bd.a.Apply(bd.ctx, run.ID, done("head")))
+
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		ok    = map[string]int{}
+		stale = map[string]int{}
+	)
+	for i := range 2 * width { // every completion twice, all at once
+		wg.Go(func() {
+			step := fmt.Sprintf("m%d", i%width)
+			err := bd.a.Apply(bd.ctx, run.ID, done(step))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok[step]++
+			case errors.Is(err, dag.ErrStale):
+				stale[step]++
+			default:
+				t.Errorf("%s: %v", step, err)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range width {
+		step := fmt.Sprintf("m%d", i)
+		require.Equal(t, 1, ok[step], step)
+		require.Equal(t, 1, stale[step], step)
+	}
+	attempts, err := bd.store.StepAttemptList(bd.ctx, run.ID)
+	require.NoError(t, err)
+	status := map[string]string{}
+	for _, a := range attempts {
+		status[a.StepID] = a.Status
+	}
+	for i := range width {
+		require.Equal(t, "succeeded", status[fmt.Sprintf("m%d", i)])
+	}
+	require.Equal(t, "running", status["join"], "the join started")
+	require.NoError(t, bd.b.Apply(bd.ctx, run.ID, done("join")), "another scheduler finishes it from the store")
+	got, err := bd.store.RunGet(bd.ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, state.RunCompleted, got.Status)
+	var st dag.RunState
+	require.NoError(t, json.Unmarshal(got.State, &st))
+	require.Equal(t, width+2, st.Executions, "every step ran once")
 }
