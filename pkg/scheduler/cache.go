@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"encoding/json"
 	"sync"
 
 	"github.com/ia-modules/ia-go/pkg/dag"
@@ -39,10 +40,11 @@ type runQueue struct {
 
 // applyReq is one event waiting to be applied, and its outcome.
 type applyReq struct {
-	ev    dag.Event
-	err   error
-	ready chan struct{} // a result, or the lead
-	lead  bool
+	ev     dag.Event
+	output json.RawMessage // ev.Output's JSON, when the caller has it
+	err    error
+	ready  chan struct{} // a result, or the lead
+	lead   bool
 }
 
 func newRunLocks() *runLocks {

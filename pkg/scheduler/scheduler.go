@@ -310,10 +310,16 @@ func (s *Scheduler) Resume(ctx context.Context, runID string) error {
 // after the other on the run's state and committed together, as if each
 // had been committed on its own.
 func (s *Scheduler) Apply(ctx context.Context, runID string, ev dag.Event) error {
+	return s.apply(ctx, runID, ev, nil)
+}
+
+// apply is Apply with the output's JSON when the caller has it (a worker's
+// completion), so the attempt record does not encode it again.
+func (s *Scheduler) apply(ctx context.Context, runID string, ev dag.Event, output json.RawMessage) error {
 	if ev.At.IsZero() {
 		ev.At = time.Now()
 	}
-	req := &applyReq{ev: ev, ready: make(chan struct{}, 1)}
+	req := &applyReq{ev: ev, output: output, ready: make(chan struct{}, 1)}
 	if !s.runs.enqueue(runID, req) {
 		<-req.ready // a result, or the lead (req.lead was set before the send)
 		if !req.lead {
@@ -413,7 +419,7 @@ func (s *Scheduler) applyBatch(ctx context.Context, runID string, reqs []*applyR
 			if ev.Type == dag.EventStepSucceeded || ev.Type == dag.EventStepFailed || ev.Type == dag.EventHumanDecision {
 				// First, so that what the decision says next about the same
 				// attempt (a task step now waiting for a human) wins.
-				u.Attempts = append(u.Attempts, s.attemptDone(c.st, c.g, ev))
+				u.Attempts = append(u.Attempts, s.attemptDone(c.st, ev, r.output))
 			}
 			u.Attempts = append(u.Attempts, part.Attempts...)
 			u.Outbox = append(u.Outbox, part.Outbox...)
@@ -564,7 +570,9 @@ func (s *Scheduler) flushDeletes(ctx context.Context) {
 	}
 }
 
-func (s *Scheduler) attemptDone(st *dag.RunState, g *dag.Graph, ev dag.Event) state.StepAttempt {
+// attemptDone is the record of the attempt ev ends; output is the output's
+// JSON when known.
+func (s *Scheduler) attemptDone(st *dag.RunState, ev dag.Event, output json.RawMessage) state.StepAttempt {
 	a := state.StepAttempt{RunID: st.RunID, StepID: ev.StepID, Iteration: ev.Iteration, Attempt: ev.Attempt, Status: "succeeded"}
 	end := ev.At
 	a.FinishedAt = &end
@@ -573,6 +581,8 @@ func (s *Scheduler) attemptDone(st *dag.RunState, g *dag.Graph, ev dag.Event) st
 		if ev.Error != nil {
 			a.Error = ev.Error.Message
 		}
+	} else if output != nil {
+		a.Output = output
 	} else if ev.Output != nil {
 		a.Output, _ = json.Marshal(ev.Output)
 	}
@@ -700,13 +710,13 @@ func (s *Scheduler) handle(ctx context.Context, d queue.Delivery) {
 		s.settle(ctx, d, log, s.Apply(ctx, c.RunID, dag.Event{Type: dag.EventDeadlineExceeded}))
 		return
 	}
-	ev, err := s.completionEvent(ctx, &c)
+	ev, raw, err := s.completionEvent(ctx, &c)
 	if err != nil {
 		log.WarnContext(ctx, "scheduler: loading large output failed; retrying", "error", err)
 		_ = d.Nak(ctx, completionRedeliver)
 		return
 	}
-	s.settle(ctx, d, log, s.Apply(ctx, c.RunID, ev))
+	s.settle(ctx, d, log, s.apply(ctx, c.RunID, ev, raw))
 }
 
 // Complete applies a step completion handed over in process by a worker
@@ -715,11 +725,11 @@ func (s *Scheduler) handle(ctx context.Context, d queue.Delivery) {
 // dropped; on any other error nothing was committed and the worker sends
 // the completion over the broker instead.
 func (s *Scheduler) Complete(ctx context.Context, c *worker.Completion) error {
-	ev, err := s.completionEvent(ctx, c)
+	ev, raw, err := s.completionEvent(ctx, c)
 	if err != nil {
 		return err
 	}
-	err = s.Apply(ctx, c.RunID, ev)
+	err = s.apply(ctx, c.RunID, ev, raw)
 	if dropped(err) {
 		if err != nil {
 			s.log.DebugContext(ctx, "scheduler: event dropped", "run_id", c.RunID, "step_id", c.StepID, "reason", err)
@@ -731,31 +741,37 @@ func (s *Scheduler) Complete(ctx context.Context, c *worker.Completion) error {
 }
 
 // completionEvent turns a worker's completion into the DAG event it
-// reports, loading an output stored as a blob.
-func (s *Scheduler) completionEvent(ctx context.Context, c *worker.Completion) (dag.Event, error) {
+// reports, loading an output stored as a blob, and returns the output's
+// JSON for the attempt record.
+func (s *Scheduler) completionEvent(ctx context.Context, c *worker.Completion) (dag.Event, json.RawMessage, error) {
 	ev := dag.Event{StepID: c.StepID, Iteration: c.Iteration, Attempt: c.Attempt, At: c.EndedAt, Reason: c.WorkerID}
 	if c.Error != nil {
 		ev.Type = dag.EventStepFailed
 		ev.Error = &dag.StepError{Message: c.Error.Message, Code: c.Error.Code, Retryable: c.Error.Retryable,
 			RetryAfter: time.Duration(c.Error.RetryAfterMS) * time.Millisecond, Snooze: c.Error.Snooze}
-		return ev, nil
+		return ev, nil, nil
 	}
 	ev.Type = dag.EventStepSucceeded
 	raw := []byte(c.Output)
 	if c.OutputRef != "" {
 		b, err := s.cfg.Store.BlobGet(ctx, c.OutputRef)
 		if err != nil {
-			return ev, fmt.Errorf("loading output %s: %w", c.OutputRef, err)
+			return ev, nil, fmt.Errorf("loading output %s: %w", c.OutputRef, err)
 		}
 		raw = b
 	}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &ev.Output); err != nil {
-			ev.Type = dag.EventStepFailed
-			ev.Error = &dag.StepError{Message: "step output is not JSON: " + err.Error(), Code: "bad_output"}
-		}
+	if len(raw) == 0 {
+		return ev, nil, nil
 	}
-	return ev, nil
+	if err := json.Unmarshal(raw, &ev.Output); err != nil {
+		ev.Type = dag.EventStepFailed
+		ev.Error = &dag.StepError{Message: "step output is not JSON: " + err.Error(), Code: "bad_output"}
+		return ev, nil, nil
+	}
+	if ev.Output == nil {
+		return ev, nil, nil // null: no output, as the attempt records it
+	}
+	return ev, raw, nil
 }
 
 // dropped reports outcomes of Apply that settle an event without effect:
