@@ -26,9 +26,10 @@ const (
 	DefaultAckWait         = 30 * time.Second
 )
 
-// Header keys the broker reserves on every message.
+// headerPriority carries Message.Priority; the broker reserves it.
+const headerPriority = "Ia-Priority"
+
 const (
-	headerPriority = "Ia-Priority"
 	// closeTimeout bounds the server calls made by Close, which has no ctx.
 	closeTimeout = 5 * time.Second
 )
@@ -151,10 +152,11 @@ func (b *Broker) closeConn() {
 	}
 }
 
-// Publish stores m in the stream. Message.ID becomes the Nats-Msg-Id, so the
-// server drops a repeat within DuplicateWindow; that counts as success.
-// Priority is carried in a header but does not change the delivery order:
-// JetStream delivers a consumer's messages in stream order.
+// Publish stores m in the stream and waits for the stream's
+// acknowledgement. Message.ID becomes the Nats-Msg-Id, so the server drops a
+// repeat within DuplicateWindow; that counts as success. Priority is
+// carried in a header but does not change the delivery order: JetStream
+// delivers a consumer's messages in stream order.
 func (b *Broker) Publish(ctx context.Context, m queue.Message) error {
 	if b.isClosed() {
 		return queue.ErrClosed
@@ -162,7 +164,11 @@ func (b *Broker) Publish(ctx context.Context, m queue.Message) error {
 	if err := queue.ValidateMessage(m); err != nil {
 		return err
 	}
-	msg := nats.NewMsg(b.subject(m.Queue))
+	msg := &nats.Msg{
+		Subject: b.subject(m.Queue),
+		Header:  make(nats.Header, len(m.Headers)+2),
+		Data:    m.Body,
+	}
 	for k, v := range m.Headers {
 		if isReserved(k) {
 			continue
@@ -173,7 +179,6 @@ func (b *Broker) Publish(ctx context.Context, m queue.Message) error {
 		msg.Header.Set(headerPriority, strconv.Itoa(int(m.Priority)))
 	}
 	msg.Header.Set(jetstream.MsgIDHeader, m.ID)
-	msg.Data = m.Body
 	if _, err := b.js.PublishMsg(ctx, msg); err != nil {
 		return fmt.Errorf("queuenats: publish %s: %w", m.Queue, err)
 	}

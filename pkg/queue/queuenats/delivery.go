@@ -47,10 +47,14 @@ func (d *delivery) Message() queue.Message { return d.msg }
 func (d *delivery) NumDelivered() int      { return d.delivered }
 func (d *delivery) isSettled() bool        { return d.settled.Load() }
 
-// Ack waits for the server to confirm, so a nil error means the message
-// will not come back.
-func (d *delivery) Ack(ctx context.Context) error {
-	return d.settle("ack", func() error { return d.m.DoubleAck(ctx) })
+// Ack sends the ack without waiting for the server to confirm it, which
+// would cost a round trip per message. A nil error means the ack was
+// written to the connection (or its reconnect buffer); an ack lost on the
+// way, which only a dropped connection can cause, leaves the message
+// unsettled, so it is delivered again after AckWait, as any delivery may
+// be (at least once).
+func (d *delivery) Ack(_ context.Context) error {
+	return d.settle("ack", d.m.Ack)
 }
 
 func (d *delivery) Nak(_ context.Context, delay time.Duration) error {

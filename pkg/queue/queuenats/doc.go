@@ -12,17 +12,21 @@
 //
 // Publish waits for the stream's acknowledgement and sets Nats-Msg-Id to
 // Message.ID, so the server drops a repeat within [Config.DuplicateWindow].
-// Subscribers use the streaming pull API (Consumer.Consume): a pull request
-// is always outstanding, so a message reaches an idle subscriber as soon as
-// it is stored, with no polling; on loopback the publish-to-handler hop
-// takes a few hundred microseconds (BenchmarkHop). Each subscriber
-// prefetches at most Concurrency messages beyond those it is handling, and
-// pull requests expire after 2s so that a request the server left unfilled
-// stalls delivery for at most that long.
+// A subscriber pulls (Consumer.Fetch) as many messages as it has idle
+// handlers, one pull request at a time. A pull request is answered as soon
+// as a message is stored, so a message reaches an idle subscriber with no
+// polling; on loopback the publish-to-handler hop takes a couple of hundred
+// microseconds (BenchmarkHop). A subscriber thus holds no message beyond
+// those its handlers are working on; the handlers run on Concurrency
+// long-lived goroutines. Pull requests expire after 5s and carry
+// heartbeats, so a request the server dropped stalls delivery for a few
+// seconds at most.
 //
-// Ack waits for the server's confirmation (DoubleAck). Nak maps to Nak or
-// NakWithDelay, Term to Term and InProgress to a +WPI heartbeat that restarts
-// the consumer's AckWait. MaxDeliver is unlimited: the engine owns retries.
+// Ack does not wait for the server's confirmation: an ack lost with a
+// dropped connection means one more delivery after AckWait, which
+// at-least-once consumers tolerate anyway. Nak maps to Nak or NakWithDelay,
+// Term to Term and InProgress to a +WPI heartbeat that restarts the
+// consumer's AckWait. MaxDeliver is unlimited: the engine owns retries.
 //
 // # Priority
 //

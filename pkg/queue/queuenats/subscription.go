@@ -15,14 +15,15 @@ import (
 )
 
 // Subscribe binds to the queue's durable consumer, creating it if needed,
-// and hands each message to h on up to cfg.Concurrency goroutines. All
-// subscribers of a queue share that consumer, so they compete for messages.
-// The consumer's AckWait is the one from the most recent Subscribe.
+// and hands each message to h on one of cfg.Concurrency long-lived
+// goroutines. All subscribers of a queue share that consumer, so they
+// compete for messages. The consumer's AckWait is the one from the most
+// recent Subscribe.
 //
-// The subscription prefetches at most Concurrency messages beyond those
-// being handled, so that the next message is already local when a handler
-// finishes while other processes still get their share. It runs until Stop,
-// Close, or the cancellation of ctx (a hard stop).
+// The subscription asks for at most as many messages as it has idle
+// handlers, so it holds none beyond those being handled: a message it
+// cannot start at once stays on the server for other subscribers. It runs
+// until Stop, Close, or the cancellation of ctx (a hard stop).
 func (b *Broker) Subscribe(ctx context.Context, q string, cfg queue.SubscribeConfig, h queue.Handler) (queue.Subscription, error) {
 	if b.isClosed() {
 		return nil, queue.ErrClosed
@@ -46,10 +47,11 @@ func (b *Broker) Subscribe(ctx context.Context, q string, cfg queue.SubscribeCon
 		return nil, fmt.Errorf("queuenats: consumer %s: %w", q, err)
 	}
 	s := &subscription{
-		b:        b,
 		queue:    q,
+		c:        c,
 		h:        h,
 		sem:      make(chan struct{}, conc),
+		work:     make(chan jetstream.Msg),
 		done:     make(chan struct{}),
 		draining: make(chan struct{}),
 		log:      b.log.With(slog.String("queue", q)),
@@ -57,9 +59,6 @@ func (b *Broker) Subscribe(ctx context.Context, q string, cfg queue.SubscribeCon
 	// Handlers keep ctx's values but not its cancellation, which is a hard
 	// stop handled by AfterFunc below.
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
-
-	s.c = c
-	s.fetching = make(chan struct{})
 	s.fetchCtx, s.fetchStop = context.WithCancel(s.ctx)
 	b.mu.Lock()
 	if b.closed {
@@ -69,43 +68,43 @@ func (b *Broker) Subscribe(ctx context.Context, q string, cfg queue.SubscribeCon
 	}
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
-	go s.fetchLoop()
 
+	for range conc {
+		s.workers.Go(s.worker)
+	}
 	stopAfter := context.AfterFunc(ctx, s.hardStop)
 	go func() {
 		defer close(s.done)
 		defer stopAfter()
 		defer b.forget(s)
 		defer s.cancel()
-		<-s.fetching
-		s.mu.Lock()
-		s.waiting = true
-		s.mu.Unlock()
-		s.wg.Wait()
+		s.fetchLoop()
+		close(s.work) // the fetch loop was its only sender
+		s.workers.Wait()
 	}()
 	return s, nil
 }
 
 type subscription struct {
-	b     *Broker
 	queue string
 	c     jetstream.Consumer
 	h     queue.Handler
-	// draining is closed by Stop: no new fetches; fetching is closed when
-	// the fetch loop has returned.
+	log   *slog.Logger
+	// sem holds one token per handler slot that is busy or reserved by the
+	// fetch loop for a message it has asked for.
+	sem chan struct{}
+	// work hands fetched messages to the workers.
+	work    chan jetstream.Msg
+	workers sync.WaitGroup
+	// draining is closed by Stop: no new fetches.
 	draining  chan struct{}
-	fetching  chan struct{}
 	fetchCtx  context.Context
 	fetchStop context.CancelFunc
-	sem       chan struct{}
-	log       *slog.Logger
-	ctx       context.Context
-	cancel    context.CancelFunc
-	done      chan struct{}
-
-	mu      sync.Mutex
-	waiting bool           // set before wg.Wait; no wg.Go after it
-	wg      sync.WaitGroup // handlers
+	// ctx is the handlers' context; cancel is the hard stop.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// done is closed once the fetch loop and every handler have returned.
+	done chan struct{}
 
 	drainOnce sync.Once
 	stopOnce  sync.Once
@@ -117,8 +116,12 @@ type subscription struct {
 // handler with no polling delay; and since a subscriber never asks for more
 // than it can handle, other subscribers get their share (no prefetch that
 // would sit out AckWait on a busy process).
+//
+// The streaming pull (Consumer.Consume) measured no cheaper on a bare task
+// chain, and in nats.go v1.55.0 it can skip a refill (one that races with
+// the previous request being sent) and then deliver nothing until two
+// heartbeats are missed.
 func (s *subscription) fetchLoop() {
-	defer close(s.fetching)
 	backoff := 10 * time.Millisecond
 	for {
 		// Wait for at least one free slot.
@@ -153,7 +156,7 @@ func (s *subscription) fetchLoop() {
 		got := 0
 		for m := range batch.Messages() {
 			got++
-			s.start(m)
+			s.work <- m // a worker is free, or about to be: m has a slot
 		}
 		cancel()
 		s.release(free - got)
@@ -191,22 +194,26 @@ func (s *subscription) sleep(d time.Duration) bool {
 	}
 }
 
-// start runs the handler for m in the slot the fetch loop reserved.
-func (s *subscription) start(m jetstream.Msg) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.waiting || s.ctx.Err() != nil {
-		<-s.sem
-		_ = m.Nak()
-		return
-	}
-	s.wg.Go(func() {
-		defer func() { <-s.sem }()
+// worker handles messages until the fetch loop has ended, freeing the
+// message's slot after each. Workers live as long as the subscription so
+// that their stacks, grown by deep handlers, are reused instead of grown
+// again for every message.
+func (s *subscription) worker() {
+	for m := range s.work {
 		s.handle(m)
-	})
+		<-s.sem
+	}
 }
 
 func (s *subscription) handle(m jetstream.Msg) {
+	if s.ctx.Err() != nil {
+		// Fetched but not started before a hard stop: hand it back for
+		// another subscriber now rather than after AckWait.
+		if err := m.Nak(); err != nil {
+			s.log.DebugContext(s.ctx, "queuenats: nak unhandled message", slog.Any("error", err))
+		}
+		return
+	}
 	d := newDelivery(s.queue, m)
 	s.h.Handle(s.ctx, d)
 	if d.isSettled() {
@@ -219,7 +226,7 @@ func (s *subscription) handle(m jetstream.Msg) {
 	}
 }
 
-// Stop drains: no new pulls, buffered messages are still handled, then it
+// Stop drains: no new pulls, fetched messages are still handled, then it
 // waits for handlers within ctx. If ctx ends first it hard-stops.
 func (s *subscription) Stop(ctx context.Context) error {
 	s.drainOnce.Do(func() { close(s.draining); s.fetchStop() })
@@ -232,12 +239,10 @@ func (s *subscription) Stop(ctx context.Context) error {
 	}
 }
 
-// hardStop discards buffered messages (they return after AckWait) and
-// cancels handler contexts.
+// hardStop cancels handler contexts; fetched messages that no handler has
+// started are handed back (Nak).
 func (s *subscription) hardStop() {
-	s.stopOnce.Do(func() {
-		s.cancel()
-	})
+	s.stopOnce.Do(s.cancel)
 }
 
 // fetchWait bounds one pull request; an idle subscriber renews it this
