@@ -1,10 +1,12 @@
 package statepg
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,49 +16,176 @@ import (
 
 var _ state.BatchUpdater = (*Store)(nil)
 
-// runUpdateItemSQL applies one update as one statement that cannot fail for
-// a stale or missing run: the writes to step_attempts, outbox and
-// human_tasks cross-join the guarded UPDATE's RETURNING (u), so they write
-// nothing unless it matched. The result is the updated run (ok = true, with
-// the inserted outbox rows' seqs and msg_ids), or, when the guard failed, the
-// stored run as the statement's snapshot saw it (ok = false: a conflict), or
-// no row (the run does not exist). Either way the row carries only the
-// run's version: returning the state blob would send it back over the wire.
-//
-// $1 id, $2 expected version, $3 status, $4 state, $5 output, $6 error,
-// $7 finished, $8 now, $9 attempts, $10 outbox, $11 human tasks (jsonb
-// arrays, NULL for none), $12 published outbox seqs to delete (NULL: none).
-var runUpdateItemSQL = `WITH u AS (
-	UPDATE runs SET
-		status = coalesce(nullif($3, ''), status),
-		state = coalesce($4, state),
-		output = coalesce($5, output),
-		error = coalesce(nullif($6, ''), error),
-		finished_at = CASE WHEN $7 THEN coalesce(finished_at, $8) ELSE finished_at END,
-		updated_at = $8,
-		version = version + 1
-	WHERE id = $1 AND version = $2
-	RETURNING version
-), a AS (
-	` + attemptUpsert("$9", ", u") + `
-), o AS (
-	` + outboxInsertInto + outboxInsertFrom("$10") + `, u
-	RETURNING seq, msg_id
-), h AS (
-	` + humanUpsert("$11", ", u") + `
-), d AS (
-	DELETE FROM outbox USING u WHERE $12::bigint[] IS NOT NULL AND outbox.seq = ANY($12::bigint[])
+// A round statement's variant: what it writes besides the runs, and whether
+// it applies a single update.
+const (
+	roundAttempts = 1 << iota
+	roundOutbox
+	roundHuman
+	roundDelete
+	// roundSingle: a round of one update, whose u has at most one row. Its
+	// statement gates the other writes with cross joins, cheaper to set up
+	// than the hash joins matching many updates, and finds the run by key, so
+	// its estimates do not depend on the arrays and the plan cache keeps one
+	// generic plan without forcePlanSQL.
+	roundSingle
+	roundVariants = 1 << iota
 )
-SELECT version, true, array(SELECT seq FROM o), array(SELECT msg_id FROM o) FROM u
-UNION ALL
-SELECT version, false, NULL, NULL FROM runs WHERE id = $1 AND NOT EXISTS (SELECT FROM u)`
 
-// RunUpdateMany implements [state.BatchUpdater] in one round trip: one
-// runUpdateItemSQL statement per update, sent as one pgx batch, which the
-// server runs as one implicit transaction. A stale or missing run makes its
-// own statement write nothing, without an error, so the other updates
-// commit; any error from the server rolls back the whole batch and is
-// returned for every update.
+// roundSQL holds the statement of every variant, so each is one cached plan
+// per connection. A variant leaves out the parts it has no rows for: an empty
+// INSERT still opens its table and every index at executor start.
+var roundSQL = func() (qs [roundVariants]string) {
+	for v := range qs {
+		qs[v] = buildRoundSQL(v)
+	}
+	return qs
+}()
+
+// forcePlanSQL makes the rest of the batch's transaction use generic plans.
+// The planner sees the arrays' lengths when it makes a custom plan, so for a
+// small batch it finds the custom plan cheaper than the generic one (which
+// assumes 10 rows per array) and would plan the statement afresh on every
+// execution, which costs more than executing it. is_local: the setting ends
+// with the transaction, so the pooled connection is left as it was.
+const forcePlanSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`
+
+// buildRoundSQL returns the statement that applies one round of updates of
+// distinct runs, whatever their number: the cost on the server is one
+// statement (one executor start, one set of trigger queues) per round, not
+// one per update.
+//
+// p is the updates, one row each, and ord its 1-based position in the round.
+// u is the guarded UPDATE of every run whose version matches, and every other
+// write joins u, so a stale or missing run writes nothing and raises
+// nothing: the other updates of the round commit. Attempt and human task rows
+// join u by run ID, since they always belong to the updated run; outbox rows
+// and deletes carry their update's ord, since a message may name another
+// run.
+//
+// Rows come in as parallel arrays (unnest), which pgx sends in binary: the
+// server parses no JSON but the jsonb values themselves. Human tasks, rare
+// and wide, come as a jsonb recordset (humanRecs). The arguments, in order
+// (see roundArgs): run IDs, expected versions, statuses, states, outputs,
+// errors, finished flags, the write time; then, in the variants that have
+// them, the attempts' 11 columns, the outbox rows' 8 (ord first), the human
+// tasks' jsonb, and the deletes' ords and seqs.
+//
+// The result is one row per update: ord, the new version (applied = true) or
+// the stored one as the statement's snapshot saw it (false: a conflict; 0:
+// the run does not exist), and the seqs of its outbox rows in message order.
+func buildRoundSQL(variant int) string {
+	single := variant&roundSingle != 0
+	// joinU gates the rows of one part on their update having applied.
+	joinU := func(on string) string {
+		if single {
+			return " CROSS JOIN u"
+		}
+		return " JOIN u ON " + on
+	}
+	n := 0
+	param := func(typ string) string {
+		n++
+		return "$" + strconv.Itoa(n) + "::" + typ
+	}
+	unnest := func(types ...string) string {
+		as := make([]string, len(types))
+		for i, typ := range types {
+			as[i] = param(typ)
+		}
+		return "unnest(" + strings.Join(as, ", ") + ")"
+	}
+	runKey := ""
+	if single {
+		runKey = " AND r.id = ($1::text[])[1]"
+	}
+	runs := unnest("text[]", "bigint[]", "text[]", "jsonb[]", "jsonb[]", "text[]", "boolean[]")
+	now := param("timestamptz")
+	q := `, u AS (
+	UPDATE runs r SET
+		status = coalesce(nullif(p.status, ''), r.status),
+		state = coalesce(p.state, r.state),
+		output = coalesce(p.output, r.output),
+		error = coalesce(nullif(p.error, ''), r.error),
+		finished_at = CASE WHEN p.finished THEN coalesce(r.finished_at, ` + now + `) ELSE r.finished_at END,
+		updated_at = ` + now + `,
+		version = r.version + 1
+	FROM ` + runs + `
+		WITH ORDINALITY AS p(id, expected, status, state, output, error, finished, ord)
+	WHERE r.id = p.id AND r.version = p.expected` + runKey + `
+	RETURNING r.id, r.version, p.ord
+)`
+	if variant&roundAttempts != 0 {
+		q += `, a AS (
+	` + attemptInsertInto + `
+	SELECT x.* FROM ` + unnest("text[]", "text[]", "int[]", "int[]", "text[]", "jsonb[]", "jsonb[]",
+			"text[]", "text[]", "timestamptz[]", "timestamptz[]") + `
+		AS x(run_id, step_id, iteration, attempt, status, input, output, error, worker_id, started_at, finished_at)
+	` + joinU("u.id = x.run_id") + attemptOnConflict + `
+)`
+	}
+	seqs, seqsJoin := "NULL::bigint[]", ""
+	if variant&roundOutbox != 0 {
+		// The seqs are drawn here rather than by the column default so that
+		// each is known to belong to its message (k, n): RETURNING could only
+		// give back the row, and msg_ids need not be unique. Drawn in order,
+		// they follow the messages' order, as separate inserts would.
+		// outbox_seq_seq is the sequence of the bigserial outbox.seq, found
+		// through the search_path like the tables.
+		q += `, ob AS (
+	SELECT nextval('outbox_seq_seq') AS seq, x.*
+	FROM ` + unnest("bigint[]", "text[]", "text[]", "text[]", "int[]", "jsonb[]", "bytea[]", "timestamptz[]") + `
+		WITH ORDINALITY AS x(k, run_id, queue, msg_id, priority, headers, body, deliver_at, n)
+	` + joinU("u.ord = x.k") + `
+	ORDER BY x.n
+), o AS (
+	INSERT INTO outbox (seq, run_id, queue, msg_id, priority, headers, body, deliver_at)
+	SELECT seq, run_id, queue, msg_id, priority, headers, body, coalesce(deliver_at, now()) FROM ob
+)`
+		if single {
+			seqs = "array(SELECT seq FROM ob ORDER BY n)"
+		} else {
+			seqs = "s.seqs"
+			seqsJoin = `
+LEFT JOIN (SELECT k, array_agg(seq ORDER BY n) AS seqs FROM ob GROUP BY k) AS s ON s.k = p.ord`
+		}
+	}
+	if variant&roundHuman != 0 {
+		q += `, h AS (
+	` + humanUpsert(param("jsonb"), joinU("u.id = x.run_id")) + `
+)`
+	}
+	if variant&roundDelete != 0 {
+		// The seqs to delete are collected first so that outbox is read
+		// through its primary key, however few rows the planner expects.
+		q += `, d AS (
+	DELETE FROM outbox WHERE seq = ANY(ARRAY(
+		SELECT x.seq FROM ` + unnest("bigint[]", "bigint[]") + ` AS x(k, seq)` + joinU("u.ord = x.k") + `))
+)`
+	}
+	// The stored version is read only for the updates that did not apply
+	// (coalesce stops at the first non-null argument), through the primary
+	// key.
+	q = `WITH` + q[1:] + `
+SELECT p.ord, coalesce(u.version, (SELECT r.version FROM runs r WHERE r.id = p.id), 0), u.ord IS NOT NULL, ` + seqs
+	if single {
+		return q + `
+FROM (SELECT ($1::text[])[1] AS id, 1::bigint AS ord) AS p
+LEFT JOIN u ON true`
+	}
+	return q + `
+FROM unnest($1::text[]) WITH ORDINALITY AS p(id, ord)
+LEFT JOIN u ON u.ord = p.ord` + seqsJoin
+}
+
+// RunUpdateMany implements [state.BatchUpdater] in one round trip and one
+// transaction: the updates are split into rounds of distinct runs (see
+// batchRounds), each round is one roundSQL statement, and the statements are
+// sent as one pgx batch, which the server runs as one implicit transaction.
+// A later round sees the earlier ones' writes, so updates of one run apply in
+// order. Usually the whole batch is one round, so N updates cost one
+// statement (two with forcePlanSQL) instead of N. Any error from the server
+// rolls back the whole batch and is returned for every update.
 func (s *Store) RunUpdateMany(ctx context.Context, ps []*state.RunUpdateParams) ([]int64, []error) {
 	versions := make([]int64, len(ps))
 	errs := make([]error, len(ps))
@@ -71,41 +200,54 @@ func (s *Store) RunUpdateMany(ctx context.Context, ps []*state.RunUpdateParams) 
 		return versions, errs
 	}
 
-	now := us(time.Now())
-	b := &pgx.Batch{}
-	for _, p := range ps {
-		args, err := runUpdateItemArgs(p, now)
-		if err != nil {
-			return failAll(err)
-		}
-		b.Queue(runUpdateItemSQL, args...)
-	}
-
 	type result struct {
 		version int64 // 0: the run does not exist
 		ok      bool
 		seqs    []int64
-		msgIDs  []string
 	}
 	res := make([]result, len(ps))
-	br := s.pool.SendBatch(ctx, b)
-	var batchErr error
-	for i := range ps {
-		r := &res[i]
-		err := br.QueryRow().Scan(&r.version, &r.ok, &r.seqs, &r.msgIDs)
-		switch {
-		case err == nil:
-		case errors.Is(err, pgx.ErrNoRows):
-			// The run does not exist; r.version stays 0.
-		default:
-			batchErr = err
-		}
-		if batchErr != nil {
+	now := us(time.Now())
+	b := &pgx.Batch{}
+	rounds := batchRounds(ps)
+	for _, round := range rounds {
+		if len(round) > 1 {
+			b.Queue(forcePlanSQL)
 			break
 		}
 	}
+	for _, round := range rounds {
+		variant, args, err := roundArgs(ps, round, now)
+		if err != nil {
+			return failAll(err)
+		}
+		b.Queue(roundSQL[variant], args...).Query(func(rows pgx.Rows) error {
+			defer rows.Close()
+			n := 0
+			for rows.Next() {
+				var (
+					ord int64
+					r   result
+				)
+				if err := rows.Scan(&ord, &r.version, &r.ok, &r.seqs); err != nil {
+					return err
+				}
+				if ord < 1 || ord > int64(len(round)) {
+					return fmt.Errorf("result for update %d of a round of %d", ord, len(round))
+				}
+				res[round[ord-1]] = r
+				n++
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if n != len(round) {
+				return fmt.Errorf("%d results for a round of %d updates", n, len(round))
+			}
+			return nil
+		})
+	}
 	// Results read before an error were rolled back with the rest.
-	if err := errors.Join(batchErr, br.Close()); err != nil {
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return failAll(s.interpret(err))
 	}
 
@@ -117,38 +259,201 @@ func (s *Store) RunUpdateMany(ctx context.Context, ps []*state.RunUpdateParams) 
 		case !r.ok:
 			errs[i] = fmt.Errorf("statepg: RunUpdateMany %s: expected version %d, have %d: %w",
 				p.ID, p.ExpectedVersion, r.version, state.ErrConflict)
+		case len(r.seqs) != len(p.Outbox):
+			// Cannot happen: every message of an applied update is
+			// inserted. Report it rather than leave Seqs unset; the rows
+			// stay in the outbox for the relay.
+			return failAll(fmt.Errorf("update %s committed with %d outbox seqs for %d messages", p.ID, len(r.seqs), len(p.Outbox)))
 		default:
 			versions[i] = r.version
-			setSeqs(p.Outbox, r.seqs, r.msgIDs)
+			for j, seq := range r.seqs {
+				p.Outbox[j].Seq = seq
+			}
 		}
 	}
 	return versions, errs
 }
 
-// runUpdateItemArgs returns runUpdateItemSQL's arguments for p. It assigns
-// missing human task IDs in p, as RunUpdate does.
-func runUpdateItemArgs(p *state.RunUpdateParams, now time.Time) ([]any, error) {
-	var attempts, outbox, human []byte // NULL: no rows
-	var err error
-	if len(p.Attempts) > 0 {
-		if attempts, err = json.Marshal(attemptRecs(p.ID, p.Attempts)); err != nil {
-			return nil, err
+// batchRounds splits ps into rounds, as lists of indexes in batch order, that
+// one statement each can apply with the semantics of applying ps in order.
+// One statement sees one snapshot and may upsert a row only once, so two
+// updates that touch the same row go in different rounds: those of one run
+// (the run row and its attempts) and those naming one human task (a global
+// key). An update goes in the round after the latest earlier one it shares
+// such a row with; the others commute (outbox inserts, deletes of rows
+// published before the batch), so reordering them changes nothing.
+func batchRounds(ps []*state.RunUpdateParams) [][]int {
+	at := make([]int, len(ps))
+	runs := make(map[string]int, len(ps)) // run ID -> round of its last update
+	var tasks map[string]int              // human task ID -> round of its last update
+	n := 1
+	for i, p := range ps {
+		r := 0
+		if last, ok := runs[p.ID]; ok {
+			r = last + 1
+		}
+		for _, t := range p.HumanTasks {
+			if last, ok := tasks[t.ID]; ok && t.ID != "" {
+				r = max(r, last+1)
+			}
+		}
+		runs[p.ID] = r
+		for _, t := range p.HumanTasks {
+			// A missing ID becomes a fresh UUID, which nothing else names.
+			if t.ID != "" {
+				if tasks == nil {
+					tasks = map[string]int{}
+				}
+				tasks[t.ID] = r
+			}
+		}
+		at[i] = r
+		n = max(n, r+1)
+	}
+	if n == 1 {
+		all := make([]int, len(ps))
+		for i := range all {
+			all[i] = i
+		}
+		return [][]int{all}
+	}
+	rounds := make([][]int, n)
+	for i, r := range at {
+		rounds[r] = append(rounds[r], i)
+	}
+	return rounds
+}
+
+// roundArgs returns the variant of roundSQL and its arguments (see
+// buildRoundSQL) for the updates ps[i], i in round. It assigns missing human
+// task IDs in ps, as RunUpdate does.
+func roundArgs(ps []*state.RunUpdateParams, round []int, now time.Time) (int, []any, error) {
+	n := len(round)
+	var (
+		ids      = make([]string, n)
+		expected = make([]int64, n)
+		statuses = make([]string, n)
+		states   = make([][]byte, n) // nil: NULL, keep
+		outputs  = make([][]byte, n)
+		errTexts = make([]string, n)
+		finished = make([]bool, n)
+		at       attemptCols
+		ob       outboxCols
+		human    []humanRec
+		delOrds  []int64
+		delSeqs  []int64
+	)
+	for k, i := range round {
+		p := ps[i]
+		ord := int64(k + 1)
+		ids[k], expected[k], statuses[k] = p.ID, p.ExpectedVersion, p.Status
+		states[k], outputs[k], errTexts[k], finished[k] = p.State, p.Output, p.Error, p.Finished
+		if len(p.Attempts) > 0 {
+			at.add(attemptRecs(p.ID, p.Attempts))
+		}
+		if err := ob.add(ord, p.ID, p.Outbox); err != nil {
+			return 0, nil, err
+		}
+		if len(p.HumanTasks) > 0 {
+			human = append(human, humanRecs(p.ID, p.HumanTasks, now)...)
+		}
+		for _, seq := range p.OutboxDelete {
+			delOrds, delSeqs = append(delOrds, ord), append(delSeqs, seq)
 		}
 	}
-	if len(p.Outbox) > 0 {
-		if outbox, err = json.Marshal(outboxRecs(p.ID, p.Outbox)); err != nil {
-			return nil, err
+	args := []any{ids, expected, statuses, states, outputs, errTexts, finished, now}
+	variant := 0
+	if n == 1 {
+		variant |= roundSingle
+	}
+	if len(at.runID) > 0 {
+		variant |= roundAttempts
+		args = append(args, at.runID, at.stepID, at.iteration, at.attempt, at.status, at.input, at.output,
+			at.errText, at.workerID, at.startedAt, at.finishedAt)
+	}
+	if len(ob.ord) > 0 {
+		variant |= roundOutbox
+		args = append(args, ob.ord, ob.runID, ob.queue, ob.msgID, ob.priority, ob.headers, ob.body, ob.deliverAt)
+	}
+	if len(human) > 0 {
+		js, err := json.Marshal(human)
+		if err != nil {
+			return 0, nil, err
 		}
+		variant |= roundHuman
+		args = append(args, js)
 	}
-	if len(p.HumanTasks) > 0 {
-		if human, err = json.Marshal(humanRecs(p.ID, p.HumanTasks, now)); err != nil {
-			return nil, err
+	if len(delSeqs) > 0 {
+		variant |= roundDelete
+		args = append(args, delOrds, delSeqs)
+	}
+	return variant, args, nil
+}
+
+// attemptCols holds attempt rows as the columns roundSQL unnests; nil
+// elements are NULL.
+type attemptCols struct {
+	runID, stepID, status, errText, workerID []string
+	iteration, attempt                       []int
+	input, output                            [][]byte
+	startedAt, finishedAt                    []*time.Time
+}
+
+// add appends rs, merged per key by attemptRecs: a statement may upsert a
+// row only once. An empty input or output is NULL (keep), as attemptRec's
+// omitempty makes it for RunUpdate.
+func (c *attemptCols) add(rs []attemptRec) {
+	for _, r := range rs {
+		c.runID, c.stepID = append(c.runID, r.RunID), append(c.stepID, r.StepID)
+		c.iteration, c.attempt = append(c.iteration, r.Iteration), append(c.attempt, r.Attempt)
+		c.status, c.errText, c.workerID = append(c.status, r.Status), append(c.errText, r.Error), append(c.workerID, r.WorkerID)
+		c.input, c.output = append(c.input, nilIfEmpty(r.Input)), append(c.output, nilIfEmpty(r.Output))
+		c.startedAt, c.finishedAt = append(c.startedAt, r.StartedAt), append(c.finishedAt, r.FinishedAt)
+	}
+}
+
+// outboxCols holds outbox rows as the columns roundSQL unnests, each with its
+// update's ord; nil elements are NULL.
+type outboxCols struct {
+	ord                 []int64
+	runID, queue, msgID []string
+	priority            []int
+	headers, body       [][]byte
+	deliverAt           []*time.Time
+}
+
+// add appends the messages of the update ord of run runID, with the values
+// RunUpdate writes for them (outboxRecs): the update's run when RunID is
+// empty, NULL headers and body when empty, and NULL (now) for a zero
+// DeliverAt.
+func (c *outboxCols) add(ord int64, runID string, ms []state.OutboxMessage) error {
+	for _, m := range ms {
+		var headers, body []byte
+		if len(m.Headers) > 0 {
+			js, err := json.Marshal(m.Headers)
+			if err != nil {
+				return err
+			}
+			headers = js
 		}
+		if len(m.Body) > 0 {
+			body = m.Body
+		}
+		var deliverAt *time.Time
+		if !m.DeliverAt.IsZero() {
+			t := us(m.DeliverAt)
+			deliverAt = &t
+		}
+		c.ord, c.runID = append(c.ord, ord), append(c.runID, cmp.Or(m.RunID, runID))
+		c.queue, c.msgID, c.priority = append(c.queue, m.Queue), append(c.msgID, m.MsgID), append(c.priority, m.Priority)
+		c.headers, c.body, c.deliverAt = append(c.headers, headers), append(c.body, body), append(c.deliverAt, deliverAt)
 	}
-	var deletes []int64 // nil: NULL
-	if len(p.OutboxDelete) > 0 {
-		deletes = p.OutboxDelete
+	return nil
+}
+
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
 	}
-	return []any{p.ID, p.ExpectedVersion, p.Status, []byte(p.State), []byte(p.Output), p.Error, p.Finished, now,
-		attempts, outbox, human, deletes}, nil
+	return b
 }

@@ -1,15 +1,178 @@
 package statepg_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/ia-modules/ia-go/pkg/state"
+	"github.com/ia-modules/ia-go/pkg/state/statepg"
 	"github.com/ia-modules/ia-go/pkg/state/statetest"
 )
 
 func TestRunUpdateMany(t *testing.T) {
 	t.Parallel()
 	statetest.ExerciseBatch(t, func(t *testing.T) state.Store { return testStore(t) })
+}
+
+func TestBatchRounds(t *testing.T) {
+	t.Parallel()
+	task := func(id string) []state.HumanTask { return []state.HumanTask{{ID: id}} }
+	tests := []struct {
+		name string
+		ps   []*state.RunUpdateParams
+		want [][]int
+	}{
+		{"distinct", []*state.RunUpdateParams{{ID: "a"}, {ID: "b"}, {ID: "c"}}, [][]int{{0, 1, 2}}},
+		{"same run", []*state.RunUpdateParams{{ID: "a"}, {ID: "a"}, {ID: "a"}}, [][]int{{0}, {1}, {2}}},
+		{"interleaved", []*state.RunUpdateParams{{ID: "a"}, {ID: "b"}, {ID: "a"}, {ID: "c"}, {ID: "b"}, {ID: "a"}},
+			[][]int{{0, 1, 3}, {2, 4}, {5}}},
+		{"shared human task", []*state.RunUpdateParams{
+			{ID: "a", HumanTasks: task("t")}, {ID: "b", HumanTasks: task("t")}, {ID: "c", HumanTasks: task("u")},
+			{ID: "d", HumanTasks: task("")}, {ID: "e", HumanTasks: task("")},
+		}, [][]int{{0, 2, 3, 4}, {1}}},
+		{"chained", []*state.RunUpdateParams{
+			{ID: "a"}, {ID: "b", HumanTasks: task("t")}, {ID: "a"}, {ID: "c", HumanTasks: task("t")}, {ID: "b"},
+		}, [][]int{{0, 1}, {2, 3, 4}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tt.want, statepg.BatchRounds(tt.ps))
+		})
+	}
+}
+
+// TestRoundSQL prepares every variant of the round statement, most of which
+// the conformance suite does not reach.
+func TestRoundSQL(t *testing.T) {
+	t.Parallel()
+	s := testStore(t)
+	conn, err := s.Pool().Acquire(t.Context())
+	require.NoError(t, err)
+	defer conn.Release()
+	for v, sql := range statepg.RoundSQL() {
+		_, err := conn.Conn().Prepare(t.Context(), fmt.Sprint("round_", v), sql)
+		require.NoError(t, err, "variant %d:\n%s", v, sql)
+	}
+}
+
+// TestRunUpdateManyRounds commits a batch that needs several statements:
+// updates of one run, and of one human task, apply in order while the others
+// share a statement.
+func TestRunUpdateManyRounds(t *testing.T) {
+	t.Parallel()
+	s := testStore(t)
+	ctx := t.Context()
+	pv, _, err := s.PipelineVersionPut(ctx, &state.PipelineVersionPutParams{Slug: "rounds", Hash: "h", Definition: json.RawMessage(`{}`)})
+	require.NoError(t, err)
+	insert := func() string {
+		r, _, err := s.RunInsert(ctx, &state.RunInsertParams{Run: state.Run{PipelineVersionID: pv.ID, PipelineSlug: pv.Slug}})
+		require.NoError(t, err)
+		return r.ID
+	}
+	a, b, c, d, e := insert(), insert(), insert(), insert(), insert()
+	published := []state.OutboxMessage{{Queue: "q", MsgID: "published"}}
+	_, err = s.RunUpdate(ctx, &state.RunUpdateParams{ID: e, ExpectedVersion: 1, Outbox: published})
+	require.NoError(t, err)
+	const taskID = "00000000-0000-0000-0000-0000000000c1"
+	task := func(prompt string) []state.HumanTask {
+		return []state.HumanTask{{ID: taskID, StepID: "h", Prompt: prompt}}
+	}
+	msg := func(id string) []state.OutboxMessage { return []state.OutboxMessage{{Queue: "q", MsgID: id}} }
+
+	ps := []*state.RunUpdateParams{
+		0: {ID: a, ExpectedVersion: 1, Status: state.RunRunning, Outbox: msg("a0"),
+			Attempts: []state.StepAttempt{{StepID: "s", Attempt: 1, Status: "running", WorkerID: "w1"}}},
+		1: {ID: b, ExpectedVersion: 1, Status: state.RunRunning, HumanTasks: task("b"), Outbox: msg("b1")},
+		2: {ID: a, ExpectedVersion: 2, Outbox: msg("a2"),
+			Attempts: []state.StepAttempt{{StepID: "s", Attempt: 1, Status: "succeeded"}}},
+		3: {ID: c, ExpectedVersion: 9, HumanTasks: task("c"), Outbox: msg("c3")},
+		4: {ID: d, ExpectedVersion: 1, HumanTasks: task("d")},
+		5: {ID: a, ExpectedVersion: 2, Status: state.RunFailed, Outbox: msg("a5")},
+		6: {ID: "00000000-0000-0000-0000-000000000000", ExpectedVersion: 1, Outbox: msg("missing")},
+		7: {ID: b, ExpectedVersion: 2, Status: state.RunCompleted, Finished: true, OutboxDelete: []int64{published[0].Seq}},
+	}
+	require.Equal(t, [][]int{{0, 1, 6}, {2, 3, 7}, {4, 5}}, statepg.BatchRounds(ps), "the batch needs three statements")
+	versions, errs := s.RunUpdateMany(ctx, ps)
+
+	for i, want := range map[int]int64{0: 2, 1: 2, 2: 3, 4: 2, 7: 3} {
+		require.NoError(t, errs[i], "update %d", i)
+		require.Equal(t, want, versions[i], "update %d", i)
+	}
+	require.ErrorIs(t, errs[3], state.ErrConflict)
+	require.ErrorIs(t, errs[5], state.ErrConflict)
+	require.ErrorContains(t, errs[5], "have 3", "the stored version as of the update's turn")
+	require.ErrorIs(t, errs[6], state.ErrNotFound)
+	for _, i := range []int{3, 5, 6} {
+		require.Zero(t, versions[i])
+		require.Zero(t, ps[i].Outbox[0].Seq, "update %d", i)
+	}
+
+	runA, err := s.RunGet(ctx, a)
+	require.NoError(t, err)
+	require.Equal(t, int64(3), runA.Version)
+	require.Equal(t, state.RunRunning, runA.Status)
+	as, err := s.StepAttemptList(ctx, a)
+	require.NoError(t, err)
+	require.Len(t, as, 1)
+	require.Equal(t, "succeeded", as[0].Status)
+	require.Equal(t, "w1", as[0].WorkerID)
+	runB, err := s.RunGet(ctx, b)
+	require.NoError(t, err)
+	require.Equal(t, state.RunCompleted, runB.Status)
+	require.NotNil(t, runB.FinishedAt)
+	runC, err := s.RunGet(ctx, c)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), runC.Version)
+
+	got, err := s.HumanTaskGet(ctx, taskID)
+	require.NoError(t, err)
+	require.Equal(t, d, got.RunID, "the last applied update of the task wins")
+	require.Equal(t, "d", got.Prompt)
+
+	msgs, err := s.OutboxClaim(ctx, &state.OutboxClaimParams{Now: time.Now().Add(time.Hour), Limit: 100, LeaseFor: time.Minute})
+	require.NoError(t, err)
+	bySeq := map[int64]string{}
+	for _, m := range msgs {
+		bySeq[m.Seq] = m.MsgID
+	}
+	want := map[int64]string{}
+	for _, i := range []int{0, 1, 2} {
+		require.NotZero(t, ps[i].Outbox[0].Seq, "update %d", i)
+		want[ps[i].Outbox[0].Seq] = ps[i].Outbox[0].MsgID
+	}
+	require.Equal(t, want, bySeq, "the applied updates' messages, and the published one deleted")
+}
+
+// TestRunUpdateManyPlanCacheMode checks that forcing generic plans for a
+// batch does not outlive its transaction on the pooled connection.
+func TestRunUpdateManyPlanCacheMode(t *testing.T) {
+	t.Parallel()
+	s := testStore(t)
+	ctx := t.Context()
+	pv, _, err := s.PipelineVersionPut(ctx, &state.PipelineVersionPutParams{Slug: "plans", Hash: "h", Definition: json.RawMessage(`{}`)})
+	require.NoError(t, err)
+	var ps []*state.RunUpdateParams
+	for range 2 {
+		r, _, err := s.RunInsert(ctx, &state.RunInsertParams{Run: state.Run{PipelineVersionID: pv.ID, PipelineSlug: pv.Slug}})
+		require.NoError(t, err)
+		ps = append(ps, &state.RunUpdateParams{ID: r.ID, ExpectedVersion: 1, Status: state.RunRunning})
+	}
+	_, errs := s.RunUpdateMany(ctx, ps)
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	conns := s.Pool().AcquireAllIdle(ctx)
+	require.NotEmpty(t, conns)
+	for _, c := range conns {
+		var mode string
+		err := c.QueryRow(ctx, `SELECT setting FROM pg_settings WHERE name = 'plan_cache_mode' AND setting = reset_val`).Scan(&mode)
+		c.Release()
+		require.NoError(t, err, "plan_cache_mode differs from the session's default")
+	}
 }
 
 // BenchmarkRunUpdateMany measures group commit: batches of 1, 16 and 64

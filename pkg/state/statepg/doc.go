@@ -14,4 +14,11 @@
 // human task upserts as one pgx batch. A batch outside an explicit transaction
 // runs in one implicit transaction on the server, so one RunUpdate is one
 // round trip and either everything is written or nothing is.
+//
+// RunUpdateMany (group commit) costs the server one statement for the whole
+// batch rather than one per update: the runs, attempts, outbox rows, human
+// tasks and deletes of every update travel as arrays, and one statement of
+// data-modifying CTEs writes each table once, gated on the runs whose guarded
+// update applied. Updates that touch the same run (or human task) go in
+// later statements of the same pgx batch, so they still apply in order.
 package statepg

@@ -27,16 +27,20 @@ type attemptRec struct {
 	FinishedAt *time.Time      `json:"finished_at,omitempty"`
 }
 
-// attemptUpsert returns the attempt upsert reading its rows from the jsonb
-// parameter arg; from is appended to the FROM list (", u" writes the rows
-// only when the CTE u has a row).
-func attemptUpsert(arg, from string) string {
-	return `INSERT INTO step_attempts
-	(run_id, step_id, iteration, attempt, status, input, output, error, worker_id, started_at, finished_at)
+// attemptUpsertSQL upserts the attempts of the jsonb array $1 (attemptRecs).
+var attemptUpsertSQL = attemptInsertInto + `
 SELECT x.run_id, x.step_id, x.iteration, x.attempt, coalesce(x.status, ''), x.input, x.output,
 	coalesce(x.error, ''), coalesce(x.worker_id, ''), x.started_at, x.finished_at
-FROM jsonb_to_recordset(` + arg + `::jsonb) AS x(run_id text, step_id text, iteration int, attempt int, status text,
-	input jsonb, output jsonb, error text, worker_id text, started_at timestamptz, finished_at timestamptz)` + from + `
+FROM jsonb_to_recordset($1::jsonb) AS x(run_id text, step_id text, iteration int, attempt int, status text,
+	input jsonb, output jsonb, error text, worker_id text, started_at timestamptz, finished_at timestamptz)` +
+	attemptOnConflict
+
+const attemptInsertInto = `INSERT INTO step_attempts
+	(run_id, step_id, iteration, attempt, status, input, output, error, worker_id, started_at, finished_at)`
+
+// attemptOnConflict merges an upserted attempt into the stored one: zero
+// (NULL or ”) fields keep the stored value.
+const attemptOnConflict = `
 ON CONFLICT (run_id, step_id, iteration, attempt) DO UPDATE SET
 	status = coalesce(nullif(EXCLUDED.status, ''), step_attempts.status),
 	input = coalesce(EXCLUDED.input, step_attempts.input),
@@ -45,9 +49,6 @@ ON CONFLICT (run_id, step_id, iteration, attempt) DO UPDATE SET
 	worker_id = coalesce(nullif(EXCLUDED.worker_id, ''), step_attempts.worker_id),
 	started_at = coalesce(EXCLUDED.started_at, step_attempts.started_at),
 	finished_at = coalesce(EXCLUDED.finished_at, step_attempts.finished_at)`
-}
-
-var attemptUpsertSQL = attemptUpsert("$1", "")
 
 // attemptRecs converts attempts, merging duplicates of one key in order:
 // Postgres refuses to upsert the same row twice in one statement.
