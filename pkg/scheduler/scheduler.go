@@ -254,33 +254,14 @@ func (s *Scheduler) Submit(ctx context.Context, p *SubmitParams) (*state.Run, bo
 		Priority: p.Priority, IdempotencyKey: p.IdempotencyKey, CreatedBy: p.CreatedBy, State: u.State,
 		Output: u.Output, Error: u.Error,
 	}
-	created, isNew, err := s.cfg.Store.RunInsert(ctx, &state.RunInsertParams{Run: run, Outbox: u.Outbox})
+	created, isNew, err := s.cfg.Store.RunInsert(ctx, &state.RunInsertParams{Run: run, Outbox: u.Outbox, Attempts: u.Attempts, HumanTasks: u.HumanTasks})
 	if err != nil {
 		return nil, false, fmt.Errorf("scheduler: inserting run: %w", err)
 	}
 	if isNew {
-		version := created.Version
-		if len(u.Attempts) > 0 || len(u.HumanTasks) > 0 {
-			// Attempts and human tasks of the first decision ride on a
-			// follow-up update so RunInsert stays one small statement.
-			updated, err := s.cfg.Store.RunUpdate(ctx, &state.RunUpdateParams{
-				ID: created.ID, ExpectedVersion: created.Version, Status: created.Status, State: created.State,
-				Output: created.Output, Error: created.Error, Finished: st.Status.Terminal(),
-				Attempts: u.Attempts, HumanTasks: u.HumanTasks,
-			})
-			switch {
-			case err == nil:
-				version = updated.Version
-			case !errors.Is(err, state.ErrConflict):
-				s.log.WarnContext(ctx, "scheduler: recording first attempts failed", "run_id", created.ID, "error", err)
-				fallthrough
-			default:
-				version = 0 // unknown: the first event reads the run
-			}
-		}
-		if version > 0 && !st.Status.Terminal() {
+		if !st.Status.Terminal() {
 			// The first completion then needs no read and decode of the run.
-			s.runs.put(runID, &cachedRun{version: version, g: g, st: st, slug: pc.slug, enc: enc})
+			s.runs.put(runID, &cachedRun{version: created.Version, g: g, st: st, slug: pc.slug, enc: enc})
 		}
 		s.metrics.runs.WithLabelValues("submitted").Inc()
 		s.publishNow(ctx, u.Outbox)

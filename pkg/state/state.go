@@ -143,6 +143,10 @@ type RunInsertParams struct {
 	Run Run
 	// Outbox messages; on success each one's Seq is set in place.
 	Outbox []OutboxMessage
+	// Attempts and HumanTasks of the run's first decision, written with
+	// the run (and not at all when an idempotency key finds an existing run).
+	Attempts   []StepAttempt
+	HumanTasks []HumanTask
 }
 
 // RunUpdateParams applies one scheduler decision atomically: the run row

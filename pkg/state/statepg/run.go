@@ -57,6 +57,17 @@ func (s *Store) RunInsert(ctx context.Context, p *state.RunInsertParams) (*state
 	if err != nil {
 		return nil, false, fmt.Errorf("statepg: RunInsert: %w", err)
 	}
+	var attempts, human []byte // NULL: none
+	if len(p.Attempts) > 0 {
+		if attempts, err = json.Marshal(attemptRecs(r.ID, p.Attempts)); err != nil {
+			return nil, false, fmt.Errorf("statepg: RunInsert: %w", err)
+		}
+	}
+	if len(p.HumanTasks) > 0 {
+		if human, err = json.Marshal(humanRecs(r.ID, p.HumanTasks, now)); err != nil {
+			return nil, false, fmt.Errorf("statepg: RunInsert: %w", err)
+		}
+	}
 	// One statement: the outbox rows are written only if the run row was.
 	run, err := scanRun(s.pool.QueryRow(ctx, `WITH ins AS (
 			INSERT INTO runs (id, pipeline_version_id, pipeline_slug, status, input, output, error, priority,
@@ -67,10 +78,20 @@ func (s *Store) RunInsert(ctx context.Context, p *state.RunInsertParams) (*state
 		), ob AS (
 			INSERT INTO outbox (run_id, queue, msg_id, priority, headers, body, deliver_at)
 			`+outboxInsertSelect+`, ins
+		), att AS (
+			`+attemptInsertInto+`
+			SELECT x.run_id, x.step_id, x.iteration, x.attempt, coalesce(x.status, ''), x.input, x.output,
+				coalesce(x.error, ''), coalesce(x.worker_id, ''), x.started_at, x.finished_at
+			FROM jsonb_to_recordset($16::jsonb) AS x(run_id text, step_id text, iteration int, attempt int, status text,
+				input jsonb, output jsonb, error text, worker_id text, started_at timestamptz, finished_at timestamptz), ins
+			`+attemptOnConflict+`
+		), hum AS (
+			`+humanUpsert("$17", ", ins")+`
 		)
 		SELECT `+runCols+` FROM ins`,
 		outbox, r.ID, r.PipelineVersionID, r.PipelineSlug, r.Status, []byte(r.Input), []byte(r.Output), r.Error,
-		r.Priority, r.IdempotencyKey, r.CreatedBy, []byte(r.State), us(r.CreatedAt), now, usPtr(r.FinishedAt)))
+		r.Priority, r.IdempotencyKey, r.CreatedBy, []byte(r.State), us(r.CreatedAt), now, usPtr(r.FinishedAt),
+		attempts, human))
 	if err == nil {
 		return run, true, nil
 	}

@@ -71,7 +71,14 @@ func (s *Store) RunInsert(ctx context.Context, p *state.RunInsertParams) (*state
 		if err != nil {
 			return err
 		}
-		if err := s.insertOutbox(newTxStmts(ctx, tx), r.ID, p.Outbox, now); err != nil {
+		st := newTxStmts(ctx, tx)
+		if err := s.insertOutbox(st, r.ID, p.Outbox, now); err != nil {
+			return err
+		}
+		if err := s.upsertAttempts(st, r.ID, p.Attempts); err != nil {
+			return err
+		}
+		if err := upsertHumanTasks(ctx, tx, r.ID, p.HumanTasks, now); err != nil {
 			return err
 		}
 		out, created = run, true
@@ -236,12 +243,8 @@ func (s *Store) runUpdateTx(st *txStmts, p *state.RunUpdateParams, now time.Time
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, a := range p.Attempts {
-		if _, err := st.get(s.stmts.attemptUpsert).ExecContext(ctx,
-			p.ID, a.StepID, a.Iteration, a.Attempt, a.Status, jsonArg(a.Input), jsonArg(a.Output), a.Error, a.WorkerID,
-			microPtr(a.StartedAt), microPtr(a.FinishedAt)); err != nil {
-			return nil, nil, fmt.Errorf("attempt %s/%d/%d: %w", a.StepID, a.Iteration, a.Attempt, err)
-		}
+	if err := s.upsertAttempts(st, p.ID, p.Attempts); err != nil {
+		return nil, nil, err
 	}
 	if err := s.insertOutbox(st, p.ID, p.Outbox, now); err != nil {
 		return nil, nil, err
@@ -259,6 +262,18 @@ func (s *Store) runUpdateTx(st *txStmts, p *state.RunUpdateParams, now time.Time
 		return nil, nil, err
 	}
 	return run, nil, nil
+}
+
+// upsertAttempts writes the run's attempts in order.
+func (s *Store) upsertAttempts(st *txStmts, runID string, as []state.StepAttempt) error {
+	for _, a := range as {
+		if _, err := st.get(s.stmts.attemptUpsert).ExecContext(st.ctx,
+			runID, a.StepID, a.Iteration, a.Attempt, a.Status, jsonArg(a.Input), jsonArg(a.Output), a.Error, a.WorkerID,
+			microPtr(a.StartedAt), microPtr(a.FinishedAt)); err != nil {
+			return fmt.Errorf("attempt %s/%d/%d: %w", a.StepID, a.Iteration, a.Attempt, err)
+		}
+	}
+	return nil
 }
 
 // insertOutbox inserts ms, setting each one's Seq in place: the caller

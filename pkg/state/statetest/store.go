@@ -158,6 +158,52 @@ func Exercise(t *testing.T, newStore NewStoreFunc) {
 		require.ErrorIs(t, err, state.ErrNotFound)
 	})
 
+	t.Run("RunInsertFirstDecision", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ctx := t.Context()
+		started := time.Now().UTC().Truncate(time.Millisecond)
+		p := &state.RunInsertParams{
+			Run: state.Run{PipelineVersionID: b.pv.ID, PipelineSlug: b.pv.Slug, IdempotencyKey: "first-decision", Status: state.RunRunning},
+			Attempts: []state.StepAttempt{
+				{StepID: "a", Iteration: 1, Attempt: 1, Status: "running", Input: json.RawMessage(`{"x":1}`), StartedAt: &started},
+				{StepID: "skipped", Iteration: 1, Status: "skipped"},
+			},
+			HumanTasks: []state.HumanTask{{StepID: "ask", Iteration: 1, Prompt: "ok?", Assignees: []string{"role:ops"}}},
+		}
+		run, created, err := b.store.RunInsert(ctx, p)
+		require.NoError(t, err)
+		require.True(t, created)
+		as, err := b.store.StepAttemptList(ctx, run.ID)
+		require.NoError(t, err)
+		require.Len(t, as, 2)
+		require.Equal(t, "a", as[0].StepID)
+		require.Equal(t, "running", as[0].Status)
+		require.JSONEq(t, `{"x":1}`, string(as[0].Input))
+		require.Equal(t, "skipped", as[1].Status)
+		require.NotEmpty(t, p.HumanTasks[0].ID, "the task ID is assigned in place")
+		task, err := b.store.HumanTaskGet(ctx, p.HumanTasks[0].ID)
+		require.NoError(t, err)
+		require.Equal(t, run.ID, task.RunID)
+		require.Equal(t, state.HumanPending, task.Status)
+
+		// The same key again: the existing run, and nothing written.
+		again := &state.RunInsertParams{
+			Run:        state.Run{PipelineVersionID: b.pv.ID, PipelineSlug: b.pv.Slug, IdempotencyKey: "first-decision"},
+			Attempts:   []state.StepAttempt{{StepID: "b", Iteration: 1, Attempt: 1, Status: "running"}},
+			HumanTasks: []state.HumanTask{{ID: "00000000-0000-0000-0000-0000000000c1", StepID: "ask2", Prompt: "no"}},
+		}
+		dup, created, err := b.store.RunInsert(ctx, again)
+		require.NoError(t, err)
+		require.False(t, created)
+		require.Equal(t, run.ID, dup.ID)
+		as, err = b.store.StepAttemptList(ctx, run.ID)
+		require.NoError(t, err)
+		require.Len(t, as, 2)
+		_, err = b.store.HumanTaskGet(ctx, "00000000-0000-0000-0000-0000000000c1")
+		require.ErrorIs(t, err, state.ErrNotFound)
+	})
+
 	t.Run("RunInsertIdempotent", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
