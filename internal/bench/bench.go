@@ -51,6 +51,11 @@ type Config struct {
 	// WorkerConcurrency is the worker's per-queue concurrency (and the raw
 	// consumer's). Default DefaultWorkerConcurrency.
 	WorkerConcurrency int
+	// LocalCompletions makes the distributed engine hand completions to
+	// its scheduler in process, as one `ia serve` process does; by default
+	// they travel on the events queue, as between separate worker and
+	// scheduler processes. The embedded engine always hands them over.
+	LocalCompletions bool
 	// DatabaseURL is the distributed Postgres. Default IA_DATABASE_URL, then
 	// TEST_DATABASE_URL, then DefaultDatabaseURL.
 	DatabaseURL string
@@ -118,6 +123,9 @@ type Target struct {
 	Prefix string
 	// WorkerConcurrency per queue; default DefaultWorkerConcurrency.
 	WorkerConcurrency int
+	// BrokerCompletions sends completions over the events queue even
+	// though the bench runs scheduler and worker in one process.
+	BrokerCompletions bool
 }
 
 // Targets lists the targets cfg selects.
@@ -127,8 +135,12 @@ func (c Config) Targets() []Target {
 		ts = append(ts, Target{Name: "embedded", WorkerConcurrency: c.WorkerConcurrency})
 	}
 	if c.Mode == ModeDistributed || c.Mode == ModeBoth {
-		ts = append(ts, Target{Name: "distributed/" + c.Queue, DatabaseURL: c.DatabaseURL, QueueURL: c.QueueURL,
-			WorkerConcurrency: c.WorkerConcurrency})
+		name := "distributed/" + c.Queue
+		if c.LocalCompletions {
+			name += "+local"
+		}
+		ts = append(ts, Target{Name: name, DatabaseURL: c.DatabaseURL, QueueURL: c.QueueURL,
+			WorkerConcurrency: c.WorkerConcurrency, BrokerCompletions: !c.LocalCompletions})
 	}
 	return ts
 }

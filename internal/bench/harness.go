@@ -59,7 +59,7 @@ func OpenEngine(ctx context.Context, t Target, ws ...Workload) (*Harness, error)
 	reg.Register(NoopClass, h.tracker.Handler())
 	eng, err := engine.Open(ctx, engine.Config{
 		DatabaseURL: t.DatabaseURL, QueueURL: t.QueueURL, Prefix: h.prefix, Registry: reg,
-		Scheduler: true, Worker: true, BrokerCompletions: t.DatabaseURL != "" || t.QueueURL != "", WorkerConcurrency: cmp.Or(t.WorkerConcurrency, DefaultWorkerConcurrency),
+		Scheduler: true, Worker: true, BrokerCompletions: t.BrokerCompletions, WorkerConcurrency: cmp.Or(t.WorkerConcurrency, DefaultWorkerConcurrency),
 	})
 	if err != nil {
 		h.dropNamespace(context.WithoutCancel(ctx))

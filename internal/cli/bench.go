@@ -54,6 +54,7 @@ func newBenchCommand() *cobra.Command {
 	f.IntVar(&cfg.Concurrency, "concurrency", bench.DefaultConcurrency, "runs in flight in the saturated phase")
 	f.DurationVar(&cfg.Duration, "duration", bench.DefaultDuration, "length of each saturated phase")
 	f.IntVar(&cfg.WorkerConcurrency, "worker-concurrency", bench.DefaultWorkerConcurrency, "worker concurrency per queue")
+	f.BoolVar(&cfg.LocalCompletions, "local-completions", false, "distributed: hand completions to the in-process scheduler, as one ia serve process does, instead of the events queue")
 	f.StringVar(&cfg.DatabaseURL, "database-url", "", "distributed Postgres URL (default IA_DATABASE_URL, TEST_DATABASE_URL, local)")
 	f.StringVar(&cfg.QueueURL, "queue-url", "", "distributed broker URL (default IA_QUEUE_URL, TEST_NATS_URL/TEST_REDIS_URL, local)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
