@@ -125,7 +125,14 @@ func Open(ctx context.Context, cfg Config) (_ *Engine, err error) {
 		e.Registry = steps.Builtins()
 	}
 	if cfg.Scheduler {
-		e.Scheduler, err = scheduler.New(scheduler.Config{Store: e.Store, Broker: e.Broker, Hot: e.Hot, RelayPoll: cfg.RelayPoll, AckWait: cfg.AckWait, Logger: log, Registerer: cfg.Registerer})
+		commits := 1 // SQLite has one writer
+		if strings.HasPrefix(cfg.DatabaseURL, "postgres") {
+			// A batch waits for its fsync while the next is sent; the
+			// pool (at least 4 connections) keeps one for everything else.
+			commits = 3
+		}
+		e.Scheduler, err = scheduler.New(scheduler.Config{Store: e.Store, Broker: e.Broker, Hot: e.Hot, RelayPoll: cfg.RelayPoll, AckWait: cfg.AckWait,
+			CommitConcurrency: commits, Logger: log, Registerer: cfg.Registerer})
 		if err != nil {
 			return nil, err
 		}

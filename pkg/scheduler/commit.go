@@ -17,7 +17,9 @@ type batchUpdater interface {
 // runs) into one store transaction: the first caller leads, commits every
 // update queued so far, hands the results out and passes the lead to the
 // next waiter. Under load one commit then carries many decisions; when idle
-// a commit carries one, with no added delay.
+// a commit carries one, with no added delay. Up to maxLeaders batches
+// commit at once: one for SQLite's single writer, more for a Postgres pool,
+// where a batch waits for its fsync while the next one is sent.
 type committer struct {
 	store state.Store
 	batch batchUpdater // nil: one RunUpdate per decision
@@ -25,9 +27,10 @@ type committer struct {
 	// commit in the same transaction rather than in one of their own.
 	published published
 
-	mu      sync.Mutex
-	pending []*commitReq
-	busy    bool
+	mu         sync.Mutex
+	pending    []*commitReq
+	leaders    int
+	maxLeaders int
 }
 
 type commitReq struct {
@@ -35,13 +38,14 @@ type commitReq struct {
 	version int64
 	err     error
 	ready   chan struct{}
-	lead    bool
+	// batch is set when the request leads: the requests it commits.
+	batch []*commitReq
 }
 
 const commitTimeout = 30 * time.Second
 
-func newCommitter(st state.Store) *committer {
-	c := &committer{store: st}
+func newCommitter(st state.Store, maxLeaders int) *committer {
+	c := &committer{store: st, maxLeaders: max(maxLeaders, 1)}
 	c.batch, _ = st.(batchUpdater)
 	return c
 }
@@ -60,21 +64,19 @@ func (c *committer) commit(ctx context.Context, u *state.RunUpdateParams) (int64
 	r := &commitReq{u: u, ready: make(chan struct{}, 1)}
 	c.mu.Lock()
 	c.pending = append(c.pending, r)
-	lead := !c.busy
+	lead := c.leaders < c.maxLeaders
 	if lead {
-		c.busy, r.lead = true, true
+		c.leaders++
+		r.batch = c.takeLocked()
 	}
 	c.mu.Unlock()
 	if !lead {
-		<-r.ready // a result, or the lead (r.lead was set before the send)
-		if !r.lead {
+		<-r.ready // a result, or the lead with its batch (set before the send)
+		if r.batch == nil {
 			return r.version, r.err
 		}
 	}
-	c.mu.Lock()
-	reqs := c.pending
-	c.pending = nil
-	c.mu.Unlock()
+	reqs := r.batch
 	// The batch outlives the leader's own cancellation: it commits for
 	// every waiter.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
@@ -96,14 +98,24 @@ func (c *committer) commit(ctx context.Context, u *state.RunUpdateParams) (int64
 	}
 	c.mu.Lock()
 	if len(c.pending) > 0 {
+		// Pass the lead, and with it everything queued meanwhile, to the
+		// oldest waiter: a leader's batch is always taken under the lock,
+		// so no request is in two batches.
 		next := c.pending[0]
-		next.lead = true
+		next.batch = c.takeLocked()
 		next.ready <- struct{}{}
 	} else {
-		c.busy = false
+		c.leaders--
 	}
 	c.mu.Unlock()
 	return r.version, r.err
+}
+
+// takeLocked takes every pending request as a batch; c.mu is held.
+func (c *committer) takeLocked() []*commitReq {
+	reqs := c.pending
+	c.pending = nil
+	return reqs
 }
 
 // attachDeletes hands the published rows to u's transaction. The caller

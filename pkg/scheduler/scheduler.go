@@ -53,6 +53,9 @@ type Config struct {
 	// RelayPoll is how often the outbox is checked when nothing signals
 	// (other schedulers' leftovers after a crash). Default 1s.
 	RelayPoll time.Duration
+	// CommitConcurrency is how many group commits may run at once: 1 (the
+	// default) for a store with one writer (SQLite), a few for Postgres.
+	CommitConcurrency int
 	// InlineLimit: step inputs larger than this many bytes travel as blobs.
 	InlineLimit int
 	ID          string
@@ -102,7 +105,7 @@ func New(cfg Config) (*Scheduler, error) {
 	}
 	return &Scheduler{
 		cfg: cfg, log: log.With("component", "scheduler", "scheduler_id", cfg.ID),
-		metrics: newMetrics(cfg.Registerer), graphs: map[string]compiled{}, runs: newRunLocks(), commits: newCommitter(cfg.Store), kick: make(chan struct{}, 1), delKick: make(chan struct{}, 1),
+		metrics: newMetrics(cfg.Registerer), graphs: map[string]compiled{}, runs: newRunLocks(), commits: newCommitter(cfg.Store, cfg.CommitConcurrency), kick: make(chan struct{}, 1), delKick: make(chan struct{}, 1),
 	}, nil
 }
 

@@ -9,6 +9,10 @@ import (
 // into the database file when Config.CheckpointEvery is zero.
 const CheckpointEveryDefault = 500 * time.Millisecond
 
+// checkpointTimeout bounds one checkpoint; a slow disk or a loaded machine
+// makes one take longer than the interval, which only delays the next.
+const checkpointTimeout = 30 * time.Second
+
 // autoCheckpointPages is SQLite's own checkpoint threshold, left as a safety
 // net should the background checkpointer fall behind: 10,000 pages (40 MB).
 const autoCheckpointPages = 10000
@@ -29,7 +33,7 @@ func (s *Store) checkpointer(every time.Duration) {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*every)
+		ctx, cancel := context.WithTimeout(context.Background(), checkpointTimeout)
 		if _, err := s.r.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil && !s.closed.Load() {
 			s.logger.Warn("statesqlite: checkpoint failed; SQLite checkpoints on its own past its threshold", "error", err)
 		}

