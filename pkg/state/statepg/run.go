@@ -68,7 +68,12 @@ func (s *Store) RunInsert(ctx context.Context, p *state.RunInsertParams) (*state
 			return nil, false, fmt.Errorf("statepg: RunInsert: %w", err)
 		}
 	}
-	// One statement: the outbox rows are written only if the run row was.
+	// One statement: the outbox rows are written only if the run row was,
+	// and their seqs come back for the caller to publish and delete them.
+	var (
+		seqs   []int64
+		msgIDs []string
+	)
 	run, err := scanRun(s.pool.QueryRow(ctx, `WITH ins AS (
 			INSERT INTO runs (id, pipeline_version_id, pipeline_slug, status, input, output, error, priority,
 				idempotency_key, created_by, state, version, created_at, updated_at, finished_at)
@@ -78,6 +83,7 @@ func (s *Store) RunInsert(ctx context.Context, p *state.RunInsertParams) (*state
 		), ob AS (
 			INSERT INTO outbox (run_id, queue, msg_id, priority, headers, body, deliver_at)
 			`+outboxInsertSelect+`, ins
+			RETURNING seq, msg_id
 		), att AS (
 			`+attemptInsertInto+`
 			SELECT x.run_id, x.step_id, x.iteration, x.attempt, coalesce(x.status, ''), x.input, x.output,
@@ -88,11 +94,12 @@ func (s *Store) RunInsert(ctx context.Context, p *state.RunInsertParams) (*state
 		), hum AS (
 			`+humanUpsert("$17", ", ins")+`
 		)
-		SELECT `+runCols+` FROM ins`,
+		SELECT `+runCols+`, array(SELECT seq FROM ob), array(SELECT msg_id FROM ob) FROM ins`,
 		outbox, r.ID, r.PipelineVersionID, r.PipelineSlug, r.Status, []byte(r.Input), []byte(r.Output), r.Error,
 		r.Priority, r.IdempotencyKey, r.CreatedBy, []byte(r.State), us(r.CreatedAt), now, usPtr(r.FinishedAt),
-		attempts, human))
+		attempts, human), &seqs, &msgIDs)
 	if err == nil {
+		setSeqs(p.Outbox, seqs, msgIDs)
 		return run, true, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {

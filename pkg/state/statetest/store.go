@@ -154,6 +154,22 @@ func Exercise(t *testing.T, newStore NewStoreFunc) {
 		insertRun(t, b, state.Run{})
 		insertRun(t, b, state.Run{})
 
+		// The first decision's outbox rows come back with their seqs, so the
+		// scheduler can publish and delete exactly those rows.
+		p := &state.RunInsertParams{Run: state.Run{PipelineVersionID: b.pv.ID, PipelineSlug: b.pv.Slug},
+			Outbox: []state.OutboxMessage{{Queue: "q", MsgID: "first-a"}, {Queue: "q", MsgID: "first-b"}}}
+		_, created, err := b.store.RunInsert(ctx, p)
+		require.NoError(t, err)
+		require.True(t, created)
+		require.NotZero(t, p.Outbox[0].Seq)
+		require.NotZero(t, p.Outbox[1].Seq)
+		require.NotEqual(t, p.Outbox[0].Seq, p.Outbox[1].Seq)
+		require.NoError(t, b.store.OutboxDelete(ctx, []int64{p.Outbox[0].Seq}))
+		msgs, err := b.store.OutboxClaim(ctx, &state.OutboxClaimParams{Now: time.Now().Add(time.Second), Limit: 10, LeaseFor: time.Minute})
+		require.NoError(t, err)
+		require.Len(t, msgs, 1)
+		require.Equal(t, "first-b", msgs[0].MsgID)
+
 		_, err = b.store.RunGet(ctx, "00000000-0000-0000-0000-000000000000")
 		require.ErrorIs(t, err, state.ErrNotFound)
 	})
