@@ -74,7 +74,6 @@ func (e *StateEncoder) Append(b []byte, st *RunState) ([]byte, error) {
 		b = append(make([]byte, 0, len(b)+need), b...)
 	}
 	start := len(b)
-	defer func() { e.last = len(b) - start }()
 	b = append(b, `{"run_id":`...)
 	b = appendString(b, st.RunID)
 	b = append(b, `,"status":`...)
@@ -135,7 +134,9 @@ func (e *StateEncoder) Append(b []byte, st *RunState) ([]byte, error) {
 		}
 		b = append(append(b, `,"output":`...), raw...)
 	}
-	return append(b, '}'), nil
+	b = append(b, '}')
+	e.last = len(b) - start
+	return b, nil
 }
 
 func appendStep(b []byte, s *StepState, out *jsonCache) ([]byte, error) {
