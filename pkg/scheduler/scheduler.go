@@ -257,6 +257,7 @@ func (s *Scheduler) Submit(ctx context.Context, p *SubmitParams) (*state.Run, bo
 		Priority: p.Priority, IdempotencyKey: p.IdempotencyKey, CreatedBy: p.CreatedBy, State: u.State,
 		Output: u.Output, Error: u.Error,
 	}
+	claimForPublish(u.Outbox, time.Now())
 	created, isNew, err := s.cfg.Store.RunInsert(ctx, &state.RunInsertParams{Run: run, Outbox: u.Outbox, Attempts: u.Attempts, HumanTasks: u.HumanTasks})
 	if err != nil {
 		return nil, false, fmt.Errorf("scheduler: inserting run: %w", err)
@@ -427,6 +428,7 @@ func (s *Scheduler) applyBatch(ctx context.Context, runID string, reqs []*applyR
 			return
 		}
 		u.State, u.Status, u.Error, u.Finished = raw, string(c.st.Status), c.st.Error, c.st.Status.Terminal()
+		claimForPublish(u.Outbox, time.Now())
 		version, err := s.commits.commit(ctx, u)
 		if err != nil {
 			// The decisions were applied to the cached state but not
@@ -461,6 +463,24 @@ func (s *Scheduler) applyBatch(ctx context.Context, runID string, reqs []*applyR
 		return
 	}
 	setAll(fmt.Errorf("run %s: too many concurrent updates", runID))
+}
+
+// publishClaim is how long relays leave alone the messages a scheduler
+// publishes itself right after committing them: long enough for a publish,
+// short enough that a task whose scheduler died in between waits little.
+const publishClaim = 3 * time.Second
+
+// claimForPublish marks msgs due at now as claimed by this scheduler for
+// publishClaim. Without it every relay pass would find the messages that
+// publishNow has just published but not yet deleted, publish them again and,
+// with a due message always in the outbox, never sleep.
+func claimForPublish(msgs []state.OutboxMessage, now time.Time) {
+	until := now.Add(publishClaim)
+	for i := range msgs {
+		if !msgs[i].DeliverAt.After(now) {
+			msgs[i].ClaimedUntil = until
+		}
+	}
 }
 
 // publishNow publishes a committed decision's due messages at once and

@@ -259,3 +259,35 @@ func TestApplyConcurrentFanIn(t *testing.T) {
 	require.NoError(t, json.Unmarshal(got.State, &st))
 	require.Equal(t, width+2, st.Executions, "every step ran once")
 }
+
+// TestPublishNowClaimsItsMessages: the tasks a scheduler publishes right
+// after its commit are written claimed, so relays do not publish them a
+// second time while they wait to be deleted; if the publish never happens
+// (here the broker is gone) a relay takes them once the claim runs out.
+func TestPublishNowClaimsItsMessages(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	srv, err := queuenats.StartEmbedded(ctx, queuenats.EmbeddedConfig{StoreDir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(srv.Shutdown)
+	br, err := queuenats.New(ctx, queuenats.Config{URL: srv.ClientURL()})
+	require.NoError(t, err)
+	require.NoError(t, br.Close())
+	st, err := statesqlite.New(ctx, statesqlite.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	s, err := scheduler.New(scheduler.Config{Store: st, Broker: br})
+	require.NoError(t, err)
+	pv, _, err := s.PipelineImport(ctx, "chain", []byte(chain))
+	require.NoError(t, err)
+	_, _, err = s.Submit(ctx, &scheduler.SubmitParams{PipelineVersionID: pv.ID})
+	require.NoError(t, err)
+
+	now := time.Now()
+	early, err := st.OutboxClaim(ctx, &state.OutboxClaimParams{Now: now, Limit: 10, LeaseFor: time.Minute})
+	require.NoError(t, err)
+	require.Empty(t, early, "claimed by the scheduler that committed it")
+	late, err := st.OutboxClaim(ctx, &state.OutboxClaimParams{Now: now.Add(time.Minute), Limit: 10, LeaseFor: time.Minute})
+	require.NoError(t, err)
+	require.Len(t, late, 1, "the first task, left for a relay")
+}

@@ -101,6 +101,11 @@ type OutboxMessage struct {
 	Headers   map[string]string
 	Body      []byte
 	DeliverAt time.Time // zero: at once
+	// ClaimedUntil, when set on insert, keeps relays from claiming the
+	// message until then: its writer publishes it itself right after the
+	// commit and deletes it, and a relay takes over only if that writer died
+	// first. Zero: claimable as soon as it is due.
+	ClaimedUntil time.Time
 }
 
 // HumanDecision is one reviewer's decision on a human task.

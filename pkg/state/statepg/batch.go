@@ -26,8 +26,7 @@ const (
 	// roundSingle: a round of one update, whose u has at most one row. Its
 	// statement gates the other writes with cross joins, cheaper to set up
 	// than the hash joins matching many updates, and finds the run by key, so
-	// its estimates do not depend on the arrays and the plan cache keeps one
-	// generic plan without forcePlanSQL.
+	// its estimates do not depend on the arrays.
 	roundSingle
 	roundVariants = 1 << iota
 )
@@ -42,13 +41,20 @@ var roundSQL = func() (qs [roundVariants]string) {
 	return qs
 }()
 
-// forcePlanSQL makes the rest of the batch's transaction use generic plans.
-// The planner sees the arrays' lengths when it makes a custom plan, so for a
-// small batch it finds the custom plan cheaper than the generic one (which
-// assumes 10 rows per array) and would plan the statement afresh on every
-// execution, which costs more than executing it. is_local: the setting ends
-// with the transaction, so the pooled connection is left as it was.
-const forcePlanSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`
+// planSQL sets how the rest of the batch's transaction is planned (is_local:
+// the settings end with the transaction, so the pooled connection is left as
+// it was):
+//   - generic plans: the planner sees the arrays' lengths when it makes a
+//     custom plan, so for a small batch it finds the custom plan cheaper than
+//     the generic one (which assumes 10 rows per array) and would plan the
+//     statement afresh on every execution, which costs more than executing it;
+//   - no sequential scans or hash joins: every statement here reaches its rows
+//     by key, and a cached plan lives as long as its connection. One made
+//     while the tables were nearly empty (a new database, a burst after a
+//     quiet spell) scanned the outbox, which every step writes and deletes,
+//     whole on every commit as it grew: a quarter of the server's time.
+const planSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
+	set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true)`
 
 // buildRoundSQL returns the statement that applies one round of updates of
 // distinct runs, whatever their number: the cost on the server is one
@@ -68,7 +74,7 @@ const forcePlanSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan',
 // and wide, come as a jsonb recordset (humanRecs). The arguments, in order
 // (see roundArgs): run IDs, expected versions, statuses, states, outputs,
 // errors, finished flags, the write time; then, in the variants that have
-// them, the attempts' 11 columns, the outbox rows' 8 (ord first), the human
+// them, the attempts' 11 columns, the outbox rows' 9 (ord first), the human
 // tasks' jsonb, and the deletes' ords and seqs.
 //
 // The result is one row per update: ord, the new version (applied = true) or
@@ -134,13 +140,13 @@ func buildRoundSQL(variant int) string {
 		// through the search_path like the tables.
 		q += `, ob AS (
 	SELECT nextval('outbox_seq_seq') AS seq, x.*
-	FROM ` + unnest("bigint[]", "text[]", "text[]", "text[]", "int[]", "jsonb[]", "bytea[]", "timestamptz[]") + `
-		WITH ORDINALITY AS x(k, run_id, queue, msg_id, priority, headers, body, deliver_at, n)
+	FROM ` + unnest("bigint[]", "text[]", "text[]", "text[]", "int[]", "jsonb[]", "bytea[]", "timestamptz[]", "timestamptz[]") + `
+		WITH ORDINALITY AS x(k, run_id, queue, msg_id, priority, headers, body, deliver_at, claimed_until, n)
 	` + joinU("u.ord = x.k") + `
 	ORDER BY x.n
 ), o AS (
-	INSERT INTO outbox (seq, run_id, queue, msg_id, priority, headers, body, deliver_at)
-	SELECT seq, run_id, queue, msg_id, priority, headers, body, coalesce(deliver_at, now()) FROM ob
+	INSERT INTO outbox (seq, run_id, queue, msg_id, priority, headers, body, deliver_at, claimed_until)
+	SELECT seq, run_id, queue, msg_id, priority, headers, body, coalesce(deliver_at, now()), claimed_until FROM ob
 )`
 		if single {
 			seqs = "array(SELECT seq FROM ob ORDER BY n)"
@@ -184,7 +190,7 @@ LEFT JOIN u ON u.ord = p.ord` + seqsJoin
 // sent as one pgx batch, which the server runs as one implicit transaction.
 // A later round sees the earlier ones' writes, so updates of one run apply in
 // order. Usually the whole batch is one round, so N updates cost one
-// statement (two with forcePlanSQL) instead of N. Any error from the server
+// statement (and planSQL) instead of N. Any error from the server
 // rolls back the whole batch and is returned for every update.
 func (s *Store) RunUpdateMany(ctx context.Context, ps []*state.RunUpdateParams) ([]int64, []error) {
 	versions := make([]int64, len(ps))
@@ -209,12 +215,7 @@ func (s *Store) RunUpdateMany(ctx context.Context, ps []*state.RunUpdateParams) 
 	now := us(time.Now())
 	b := &pgx.Batch{}
 	rounds := batchRounds(ps)
-	for _, round := range rounds {
-		if len(round) > 1 {
-			b.Queue(forcePlanSQL)
-			break
-		}
-	}
+	b.Queue(planSQL)
 	for _, round := range rounds {
 		variant, args, err := roundArgs(ps, round, now)
 		if err != nil {
@@ -373,7 +374,7 @@ func roundArgs(ps []*state.RunUpdateParams, round []int, now time.Time) (int, []
 	}
 	if len(ob.ord) > 0 {
 		variant |= roundOutbox
-		args = append(args, ob.ord, ob.runID, ob.queue, ob.msgID, ob.priority, ob.headers, ob.body, ob.deliverAt)
+		args = append(args, ob.ord, ob.runID, ob.queue, ob.msgID, ob.priority, ob.headers, ob.body, ob.deliverAt, ob.claimed)
 	}
 	if len(human) > 0 {
 		js, err := json.Marshal(human)
@@ -419,7 +420,7 @@ type outboxCols struct {
 	runID, queue, msgID []string
 	priority            []int
 	headers, body       [][]byte
-	deliverAt           []*time.Time
+	deliverAt, claimed  []*time.Time
 }
 
 // add appends the messages of the update ord of run runID, with the values
@@ -439,14 +440,10 @@ func (c *outboxCols) add(ord int64, runID string, ms []state.OutboxMessage) erro
 		if len(m.Body) > 0 {
 			body = m.Body
 		}
-		var deliverAt *time.Time
-		if !m.DeliverAt.IsZero() {
-			t := us(m.DeliverAt)
-			deliverAt = &t
-		}
 		c.ord, c.runID = append(c.ord, ord), append(c.runID, cmp.Or(m.RunID, runID))
 		c.queue, c.msgID, c.priority = append(c.queue, m.Queue), append(c.msgID, m.MsgID), append(c.priority, m.Priority)
-		c.headers, c.body, c.deliverAt = append(c.headers, headers), append(c.body, body), append(c.deliverAt, deliverAt)
+		c.headers, c.body = append(c.headers, headers), append(c.body, body)
+		c.deliverAt, c.claimed = append(c.deliverAt, usOrNil(m.DeliverAt)), append(c.claimed, usOrNil(m.ClaimedUntil))
 	}
 	return nil
 }

@@ -106,18 +106,19 @@ type outboxRec struct {
 	Headers   map[string]string `json:"headers,omitempty"`
 	Body      []byte            `json:"body,omitempty"` // base64
 	DeliverAt *time.Time        `json:"deliver_at,omitempty"`
+	Claimed   *time.Time        `json:"claimed_until,omitempty"`
 }
 
 // outboxInsertFrom returns the SELECT feeding an outbox INSERT from the
 // jsonb parameter arg; append FROM items to gate it.
 func outboxInsertFrom(arg string) string {
 	return `SELECT coalesce(x.run_id, ''), x.queue, coalesce(x.msg_id, ''), coalesce(x.priority, 0),
-	x.headers, decode(x.body, 'base64'), coalesce(x.deliver_at, now())
+	x.headers, decode(x.body, 'base64'), coalesce(x.deliver_at, now()), x.claimed_until
 FROM jsonb_to_recordset(` + arg + `::jsonb) AS x(run_id text, queue text, msg_id text, priority int,
-	headers jsonb, body text, deliver_at timestamptz)`
+	headers jsonb, body text, deliver_at timestamptz, claimed_until timestamptz)`
 }
 
-const outboxInsertInto = `INSERT INTO outbox (run_id, queue, msg_id, priority, headers, body, deliver_at) `
+const outboxInsertInto = `INSERT INTO outbox (run_id, queue, msg_id, priority, headers, body, deliver_at, claimed_until) `
 
 var (
 	outboxInsertSelect = outboxInsertFrom("$1")
@@ -145,10 +146,7 @@ func outboxRecs(runID string, ms []state.OutboxMessage) []outboxRec {
 		if r.RunID == "" {
 			r.RunID = runID
 		}
-		if !m.DeliverAt.IsZero() {
-			t := us(m.DeliverAt)
-			r.DeliverAt = &t
-		}
+		r.DeliverAt, r.Claimed = usOrNil(m.DeliverAt), usOrNil(m.ClaimedUntil)
 		out[i] = r
 	}
 	return out
@@ -227,6 +225,15 @@ func humanRecs(runID string, ts []state.HumanTask, now time.Time) []humanRec {
 // us truncates to the microsecond precision Postgres keeps (it would round),
 // in UTC, so what is written reads back equal.
 func us(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// usOrNil is us for a set time and nil (NULL) for the zero time.
+func usOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = us(t)
+	return &t
+}
 
 func usPtr(t *time.Time) *time.Time {
 	if t == nil {

@@ -81,8 +81,7 @@ func (s *Store) RunInsert(ctx context.Context, p *state.RunInsertParams) (*state
 			ON CONFLICT (idempotency_key) WHERE idempotency_key <> '' DO NOTHING
 			RETURNING `+runCols+`
 		), ob AS (
-			INSERT INTO outbox (run_id, queue, msg_id, priority, headers, body, deliver_at)
-			`+outboxInsertSelect+`, ins
+			`+outboxInsertInto+outboxInsertSelect+`, ins
 			RETURNING seq, msg_id
 		), att AS (
 			`+attemptInsertInto+`

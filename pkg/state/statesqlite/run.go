@@ -296,7 +296,11 @@ func (s *Store) insertOutbox(st *txStmts, runID string, ms []state.OutboxMessage
 		if !m.DeliverAt.IsZero() {
 			at = m.DeliverAt
 		}
-		res, err := st.get(s.stmts.outboxInsert).ExecContext(st.ctx, m.RunID, m.Queue, m.MsgID, m.Priority, headers, m.Body, micro(at))
+		var claimed any
+		if !m.ClaimedUntil.IsZero() {
+			claimed = micro(m.ClaimedUntil)
+		}
+		res, err := st.get(s.stmts.outboxInsert).ExecContext(st.ctx, m.RunID, m.Queue, m.MsgID, m.Priority, headers, m.Body, micro(at), claimed)
 		if err != nil {
 			return fmt.Errorf("outbox: %w", err)
 		}

@@ -43,8 +43,8 @@ const attemptUpsertSQL = `INSERT INTO step_attempts
 		started_at = coalesce(excluded.started_at, started_at),
 		finished_at = coalesce(excluded.finished_at, finished_at)`
 
-const outboxInsertSQL = `INSERT INTO outbox (run_id, queue, msg_id, priority, headers, body, deliver_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?)`
+const outboxInsertSQL = `INSERT INTO outbox (run_id, queue, msg_id, priority, headers, body, deliver_at, claimed_until)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
 // outboxDeleteSQL takes the seqs as one JSON array, so that one prepared
 // statement serves any number of them.

@@ -382,6 +382,43 @@ func ExerciseBatch(t *testing.T, newStore NewStoreFunc) {
 		require.ElementsMatch(t, []string{"p2", "p3"}, left)
 	})
 
+	t.Run("OutboxPreClaimed", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ctx := t.Context()
+		base := time.Date(2033, 1, 1, 0, 0, 0, 0, time.UTC)
+		r1, r2 := insertRun(t, b, state.Run{}), insertRun(t, b, state.Run{})
+		_, errs := b.batch.RunUpdateMany(ctx, []*state.RunUpdateParams{
+			{ID: r1.ID, ExpectedVersion: r1.Version, Outbox: []state.OutboxMessage{
+				{Queue: "q", MsgID: "claimed", DeliverAt: base, ClaimedUntil: base.Add(10 * time.Second)},
+				{Queue: "q", MsgID: "free", DeliverAt: base},
+			}},
+			{ID: r2.ID, ExpectedVersion: r2.Version, Outbox: []state.OutboxMessage{
+				{Queue: "q", MsgID: "claimed2", DeliverAt: base, ClaimedUntil: base.Add(20 * time.Second)},
+			}},
+		})
+		for _, err := range errs {
+			require.NoError(t, err)
+		}
+		ids := func(ms []state.OutboxMessage) []string {
+			var out []string
+			for _, m := range ms {
+				out = append(out, m.MsgID)
+			}
+			slices.Sort(out)
+			return out
+		}
+		early, err := b.store.OutboxClaim(ctx, &state.OutboxClaimParams{Now: base.Add(time.Second), Limit: 10, LeaseFor: time.Hour})
+		require.NoError(t, err)
+		require.Equal(t, []string{"free"}, ids(early))
+		mid, err := b.store.OutboxClaim(ctx, &state.OutboxClaimParams{Now: base.Add(15 * time.Second), Limit: 10, LeaseFor: time.Hour})
+		require.NoError(t, err)
+		require.Equal(t, []string{"claimed"}, ids(mid))
+		late, err := b.store.OutboxClaim(ctx, &state.OutboxClaimParams{Now: base.Add(25 * time.Second), Limit: 10, LeaseFor: time.Hour})
+		require.NoError(t, err)
+		require.Equal(t, []string{"claimed2"}, ids(late))
+	})
+
 	t.Run("Empty", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

@@ -513,6 +513,40 @@ func Exercise(t *testing.T, newStore NewStoreFunc) {
 		require.False(t, ok)
 	})
 
+	t.Run("OutboxPreClaimed", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ctx := t.Context()
+		base := time.Date(2033, 1, 1, 0, 0, 0, 0, time.UTC)
+		// A writer that publishes its messages itself after commit inserts
+		// them claimed; relays take them only when that claim runs out.
+		run := insertRun(t, b, state.Run{},
+			state.OutboxMessage{Queue: "q", MsgID: "ins", DeliverAt: base, ClaimedUntil: base.Add(10 * time.Second)})
+		_, err := b.store.RunUpdate(ctx, &state.RunUpdateParams{ID: run.ID, ExpectedVersion: run.Version,
+			Outbox: []state.OutboxMessage{{Queue: "q", MsgID: "upd", DeliverAt: base, ClaimedUntil: base.Add(20 * time.Second)}}})
+		require.NoError(t, err)
+
+		at, ok, err := b.store.OutboxNextDue(ctx)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.True(t, base.Add(10*time.Second).Equal(at), "the first claim's end, got %v", at)
+
+		none, err := b.store.OutboxClaim(ctx, &state.OutboxClaimParams{Now: base.Add(5 * time.Second), Limit: 10, LeaseFor: time.Minute})
+		require.NoError(t, err)
+		require.Empty(t, none, "claimed by their writer")
+
+		first, err := b.store.OutboxClaim(ctx, &state.OutboxClaimParams{Now: base.Add(15 * time.Second), Limit: 10, LeaseFor: time.Minute})
+		require.NoError(t, err)
+		require.Len(t, first, 1)
+		require.Equal(t, "ins", first[0].MsgID)
+
+		second, err := b.store.OutboxClaim(ctx, &state.OutboxClaimParams{Now: base.Add(25 * time.Second), Limit: 10, LeaseFor: time.Minute})
+		require.NoError(t, err)
+		require.Len(t, second, 1)
+		require.Equal(t, "upd", second[0].MsgID)
+		require.NoError(t, b.store.OutboxDelete(ctx, []int64{first[0].Seq, second[0].Seq}))
+	})
+
 	t.Run("OutboxConcurrentClaim", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
