@@ -123,6 +123,14 @@ type Broker interface {
 	Close() error
 }
 
+// BatchPublisher is implemented by brokers that publish several messages
+// for about the cost of one: each message is published as by Publish, and
+// errs[i] is message i's outcome. A caller with a few messages to publish at
+// once (the tasks of a fan-out) uses it when its broker has it.
+type BatchPublisher interface {
+	PublishBatch(ctx context.Context, ms []Message) (errs []error)
+}
+
 // ValidateQueue returns an error wrapping ErrInvalidQueue unless name is a
 // valid queue name: one or more of [a-zA-Z0-9_-]. Backends rely on this so
 // that a queue name is always safe as a NATS subject token or a Redis key part.

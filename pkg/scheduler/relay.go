@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/ia-modules/ia-go/pkg/queue"
 	"github.com/ia-modules/ia-go/pkg/state"
 )
 
@@ -89,7 +88,7 @@ func (s *Scheduler) relayOnce(ctx context.Context) (int, error) {
 	}
 	done := make([]int64, 0, len(msgs))
 	for _, m := range msgs {
-		err := s.cfg.Broker.Publish(ctx, queue.Message{ID: m.MsgID, Queue: m.Queue, Priority: queue.Priority(m.Priority), Headers: m.Headers, Body: m.Body})
+		err := s.cfg.Broker.Publish(ctx, outboxQueueMessage(m))
 		if err != nil {
 			s.log.WarnContext(ctx, "scheduler: publish failed; the lease will expire and it is retried", "run_id", m.RunID, "error", err)
 			continue

@@ -53,8 +53,9 @@ type Config struct {
 	// RelayPoll is how often the outbox is checked when nothing signals
 	// (other schedulers' leftovers after a crash). Default 1s.
 	RelayPoll time.Duration
-	// CommitConcurrency is how many group commits may run at once: 1 (the
-	// default) for a store with one writer (SQLite), a few for Postgres.
+	// CommitConcurrency is how many group commits may run at once. Default
+	// 1, which SQLite's single writer needs; a Postgres server bound by its
+	// fsync rather than its CPU may do better with a few.
 	CommitConcurrency int
 	// InlineLimit: step inputs larger than this many bytes travel as blobs.
 	InlineLimit int
@@ -498,8 +499,8 @@ func (s *Scheduler) publishNow(ctx context.Context, msgs []state.OutboxMessage) 
 		mu      sync.Mutex
 		wg      sync.WaitGroup
 	)
-	publish := func(m state.OutboxMessage) {
-		err := s.cfg.Broker.Publish(ctx, queue.Message{ID: m.MsgID, Queue: m.Queue, Priority: queue.Priority(m.Priority), Headers: m.Headers, Body: m.Body})
+	// record takes note of the outcome of m's publish.
+	record := func(m state.OutboxMessage, err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil || m.Seq == 0 {
@@ -508,27 +509,36 @@ func (s *Scheduler) publishNow(ctx context.Context, msgs []state.OutboxMessage) 
 		}
 		done = append(done, m.Seq)
 	}
-	due := 0
+	var due []state.OutboxMessage
 	for _, m := range msgs {
-		if !m.DeliverAt.After(now) {
-			due++
+		if m.DeliverAt.After(now) {
+			delayed = true
+		} else {
+			due = append(due, m)
 		}
 	}
-	// A fan-out publishes its tasks concurrently, so the last branch does
-	// not wait for every earlier publish acknowledgement; a single task is
-	// published on this goroutine, sparing two goroutine hand-offs.
-	sem := make(chan struct{}, 32)
-	for _, m := range msgs {
-		switch {
-		case m.DeliverAt.After(now):
-			delayed = true
-		case due == 1:
-			publish(m)
-		default:
+	// A fan-out's tasks go out together, so the last branch does not wait
+	// for every earlier acknowledgement: in one batch when the broker can,
+	// else concurrently. A single task is published on this goroutine.
+	bp, batch := s.cfg.Broker.(queue.BatchPublisher)
+	switch {
+	case len(due) == 1:
+		record(due[0], s.cfg.Broker.Publish(ctx, outboxQueueMessage(due[0])))
+	case len(due) > 1 && batch:
+		qms := make([]queue.Message, len(due))
+		for i, m := range due {
+			qms[i] = outboxQueueMessage(m)
+		}
+		for i, err := range bp.PublishBatch(ctx, qms) {
+			record(due[i], err)
+		}
+	default:
+		sem := make(chan struct{}, 32)
+		for _, m := range due {
 			sem <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-sem }()
-				publish(m)
+				record(m, s.cfg.Broker.Publish(ctx, outboxQueueMessage(m)))
 			})
 		}
 	}
@@ -542,6 +552,11 @@ func (s *Scheduler) publishNow(ctx context.Context, msgs []state.OutboxMessage) 
 	if delayed {
 		s.signal()
 	}
+}
+
+// outboxQueueMessage is the broker message an outbox row stands for.
+func outboxQueueMessage(m state.OutboxMessage) queue.Message {
+	return queue.Message{ID: m.MsgID, Queue: m.Queue, Priority: queue.Priority(m.Priority), Headers: m.Headers, Body: m.Body}
 }
 
 // deleteLater queues published outbox rows to be deleted by the next

@@ -161,8 +161,71 @@ func (b *Broker) Publish(ctx context.Context, m queue.Message) error {
 	if b.isClosed() {
 		return queue.ErrClosed
 	}
-	if err := queue.ValidateMessage(m); err != nil {
+	msg, err := b.natsMsg(m)
+	if err != nil {
 		return err
+	}
+	if _, err := b.js.PublishMsg(ctx, msg); err != nil {
+		return fmt.Errorf("queuenats: publish %s: %w", m.Queue, err)
+	}
+	return nil
+}
+
+var _ queue.BatchPublisher = (*Broker)(nil)
+
+// PublishBatch implements [queue.BatchPublisher] with JetStream's
+// asynchronous publish: every message is sent at once and then their
+// acknowledgements are awaited together, instead of one round trip each. A
+// message whose acknowledgement does not come within ctx (or
+// publishAckWait when ctx has no deadline) gets an error; it may still have
+// been stored, and publishing it again is de-duplicated by its ID.
+func (b *Broker) PublishBatch(ctx context.Context, ms []queue.Message) []error {
+	errs := make([]error, len(ms))
+	if b.isClosed() {
+		for i := range errs {
+			errs[i] = queue.ErrClosed
+		}
+		return errs
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, publishAckWait)
+		defer cancel()
+	}
+	futures := make([]jetstream.PubAckFuture, len(ms))
+	for i, m := range ms {
+		msg, err := b.natsMsg(m)
+		if err == nil {
+			futures[i], err = b.js.PublishMsgAsync(msg)
+		}
+		if err != nil {
+			errs[i] = fmt.Errorf("queuenats: publish %s: %w", m.Queue, err)
+		}
+	}
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			errs[i] = fmt.Errorf("queuenats: publish %s: %w", ms[i].Queue, err)
+		case <-ctx.Done():
+			errs[i] = fmt.Errorf("queuenats: publish %s: %w", ms[i].Queue, ctx.Err())
+		}
+	}
+	return errs
+}
+
+// publishAckWait bounds the wait for a batch's acknowledgements when the
+// caller set no deadline, as the synchronous publish's default timeout does.
+const publishAckWait = 5 * time.Second
+
+// natsMsg builds m's JetStream message: the subject of its queue, its
+// headers, its priority and its ID as the de-duplication id.
+func (b *Broker) natsMsg(m queue.Message) (*nats.Msg, error) {
+	if err := queue.ValidateMessage(m); err != nil {
+		return nil, err
 	}
 	msg := &nats.Msg{
 		Subject: b.subject(m.Queue),
@@ -179,10 +242,7 @@ func (b *Broker) Publish(ctx context.Context, m queue.Message) error {
 		msg.Header.Set(headerPriority, strconv.Itoa(int(m.Priority)))
 	}
 	msg.Header.Set(jetstream.MsgIDHeader, m.ID)
-	if _, err := b.js.PublishMsg(ctx, msg); err != nil {
-		return fmt.Errorf("queuenats: publish %s: %w", m.Queue, err)
-	}
-	return nil
+	return msg, nil
 }
 
 // isReserved reports header keys owned by NATS or by this package.

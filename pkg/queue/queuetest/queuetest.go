@@ -92,6 +92,44 @@ func Exercise(t *testing.T, newBroker func(t *testing.T) queue.Broker, opts ...O
 		requireOnlySentinelNext(t, bundle.b, bundle.q, ch)
 	})
 
+	t.Run("PublishBatch", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t)
+		bp, ok := bundle.b.(queue.BatchPublisher)
+		if !ok {
+			t.Skipf("%T does not implement queue.BatchPublisher", bundle.b)
+		}
+		first := newMessage(bundle.q, "first")
+		publish(t, bundle.b, first)
+		dup := first
+		dup.Body = []byte("again")
+		ms := []queue.Message{dup, {ID: "bad", Queue: "a.b"}}
+		for i := range 20 {
+			ms = append(ms, newMessage(bundle.q, fmt.Sprint(i)))
+		}
+		errs := bp.PublishBatch(t.Context(), ms)
+		require.Len(t, errs, len(ms))
+		require.NoError(t, errs[0], "a duplicate is a success")
+		require.ErrorIs(t, errs[1], queue.ErrInvalidQueue)
+		for i := 2; i < len(ms); i++ {
+			require.NoError(t, errs[i])
+		}
+
+		ch := make(chan got, 64)
+		subscribe(t, bundle.b, bundle.q, queue.SubscribeConfig{Concurrency: 4}, ackAll(ch))
+		seen := map[string]string{}
+		for range 21 {
+			g := recv(t, ch)
+			require.NotContains(t, seen, g.msg.ID, "delivered twice")
+			seen[g.msg.ID] = string(g.msg.Body)
+		}
+		require.Equal(t, "first", seen[first.ID])
+		for _, m := range ms[2:] {
+			require.Equal(t, string(m.Body), seen[m.ID])
+		}
+		requireOnlySentinelNext(t, bundle.b, bundle.q, ch)
+	})
+
 	t.Run("CompetingSubscribers", func(t *testing.T) {
 		t.Parallel()
 		bundle := setup(t)
