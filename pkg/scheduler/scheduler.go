@@ -228,7 +228,7 @@ func (s *Scheduler) Submit(ctx context.Context, p *SubmitParams) (*state.Run, bo
 		return nil, false, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
 	g := pc.g
-	runID := uuid.NewString()
+	runID := newRunID()
 	st, err := g.NewRun(runID, p.Input)
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: %w", ErrInvalidInput, err)
@@ -813,4 +813,16 @@ func (s *Scheduler) settle(ctx context.Context, d queue.Delivery, log *slog.Logg
 		log.WarnContext(ctx, "scheduler: applying event failed; it will be redelivered", "error", err)
 		_ = d.Nak(ctx, completionRedeliver)
 	}
+}
+
+// newRunID returns a version 7 UUID: its leading bits are the time, so the
+// runs in flight, which are recent, share the last pages of every index
+// keyed by run (the run, its attempts) instead of one random page each, and
+// a commit writes fewer pages.
+func newRunID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString() // no time source: still unique
+	}
+	return id.String()
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ia-modules/ia-go/pkg/dag"
@@ -290,4 +291,21 @@ func TestPublishNowClaimsItsMessages(t *testing.T) {
 	late, err := st.OutboxClaim(ctx, &state.OutboxClaimParams{Now: now.Add(time.Minute), Limit: 10, LeaseFor: time.Minute})
 	require.NoError(t, err)
 	require.Len(t, late, 1, "the first task, left for a relay")
+}
+
+// TestRunIDsAreTimeOrdered: run IDs are version 7 UUIDs, so a later run's
+// ID sorts after an earlier one's and the runs in flight share the last
+// pages of the indexes keyed by run.
+func TestRunIDsAreTimeOrdered(t *testing.T) {
+	t.Parallel()
+	bd := setup(t)
+	first, err := uuid.Parse(bd.runID)
+	require.NoError(t, err)
+	require.Equal(t, uuid.Version(7), first.Version())
+	pv, err := bd.store.PipelineVersionLatest(bd.ctx, "chain")
+	require.NoError(t, err)
+	time.Sleep(2 * time.Millisecond) // v7 orders by the millisecond
+	run, _, err := bd.a.Submit(bd.ctx, &scheduler.SubmitParams{PipelineVersionID: pv.ID})
+	require.NoError(t, err)
+	require.Less(t, bd.runID, run.ID)
 }
