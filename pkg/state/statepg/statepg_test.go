@@ -87,7 +87,11 @@ func TestNewConcurrentMigrations(t *testing.T) {
 	defer s.Close()
 	var n int
 	require.NoError(t, s.Pool().QueryRow(t.Context(), `SELECT count(*) FROM `+schema+`.schema_migrations`).Scan(&n))
-	require.Equal(t, 2, n, "001_init and 002_auth")
+	require.Equal(t, 3, n, "001_init, 002_auth and 003_fillfactor")
+	var opts []string
+	require.NoError(t, s.Pool().QueryRow(t.Context(), `SELECT coalesce(reloptions, '{}') FROM pg_class
+		WHERE oid = to_regclass($1)`, schema+".runs").Scan(&opts))
+	require.Contains(t, opts, "fillfactor=50")
 }
 
 func TestNewConfig(t *testing.T) {
