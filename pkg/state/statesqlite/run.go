@@ -64,14 +64,13 @@ func (s *Store) RunInsert(ctx context.Context, p *state.RunInsertParams) (*state
 				return err
 			}
 		}
-		run, err := scanRun(tx.QueryRowContext(ctx, `INSERT INTO runs (`+runCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?) RETURNING `+runCols,
+		st := newTxStmts(ctx, tx)
+		if _, err := st.get(s.stmts.runInsert).ExecContext(ctx,
 			r.ID, r.PipelineVersionID, r.PipelineSlug, r.Status, jsonArg(r.Input), jsonArg(r.Output), r.Error,
-			r.Priority, r.IdempotencyKey, r.CreatedBy, jsonArg(r.State), micro(r.CreatedAt), micro(now), microPtr(r.FinishedAt)))
-		if err != nil {
+			r.Priority, r.IdempotencyKey, r.CreatedBy, jsonArg(r.State), micro(r.CreatedAt), micro(now), microPtr(r.FinishedAt)); err != nil {
 			return err
 		}
-		st := newTxStmts(ctx, tx)
+		run := insertedRun(r, now)
 		if err := s.insertOutbox(st, r.ID, p.Outbox, now); err != nil {
 			return err
 		}
@@ -88,6 +87,18 @@ func (s *Store) RunInsert(ctx context.Context, p *state.RunInsertParams) (*state
 		return nil, false, fmt.Errorf("statesqlite: RunInsert: %w", s.interpret(err))
 	}
 	return out, created, nil
+}
+
+// insertedRun is the row RunInsert wrote for r at now, as RunGet would read
+// it back: RETURNING would cost SQLite a temporary table.
+func insertedRun(r state.Run, now time.Time) *state.Run {
+	r.Version = 1
+	r.CreatedAt, r.UpdatedAt = fromMicro(micro(r.CreatedAt)), now
+	if r.FinishedAt != nil {
+		t := fromMicro(micro(*r.FinishedAt))
+		r.FinishedAt = &t
+	}
+	return &r
 }
 
 // RunGet implements [state.Store].

@@ -29,6 +29,8 @@ const runUpdateSQL = runUpdateSetSQL + ` RETURNING ` + runCols
 // batch caller needs only the new version (ExpectedVersion + 1).
 const runUpdateLiteSQL = runUpdateSetSQL
 
+const runInsertSQL = `INSERT INTO runs (` + runCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`
+
 const runVersionSQL = `SELECT version FROM runs WHERE id = ?`
 
 const attemptUpsertSQL = `INSERT INTO step_attempts
@@ -62,7 +64,7 @@ const runGetSQL = `SELECT ` + runCols + ` FROM runs WHERE id = ?`
 // stmts holds the prepared hot statements.
 type stmts struct {
 	// On the writer.
-	runUpdate, runUpdateLite, runVersion, attemptUpsert, outboxInsert, outboxDelete, outboxClaim *sql.Stmt
+	runInsert, runUpdate, runUpdateLite, runVersion, attemptUpsert, outboxInsert, outboxDelete, outboxClaim *sql.Stmt
 	// On the readers (the writer for :memory:).
 	runGet *sql.Stmt
 }
@@ -73,6 +75,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		dst **sql.Stmt
 		sql string
 	}{
+		{s.w, &s.stmts.runInsert, runInsertSQL},
 		{s.w, &s.stmts.runUpdate, runUpdateSQL},
 		{s.w, &s.stmts.runUpdateLite, runUpdateLiteSQL},
 		{s.w, &s.stmts.runVersion, runVersionSQL},
@@ -94,7 +97,7 @@ func (s *Store) prepare(ctx context.Context) error {
 func (s *Store) closeStmts() error {
 	var err error
 	for _, st := range []*sql.Stmt{
-		s.stmts.runUpdate, s.stmts.runUpdateLite, s.stmts.runVersion, s.stmts.attemptUpsert, s.stmts.outboxInsert,
+		s.stmts.runInsert, s.stmts.runUpdate, s.stmts.runUpdateLite, s.stmts.runVersion, s.stmts.attemptUpsert, s.stmts.outboxInsert,
 		s.stmts.outboxDelete, s.stmts.outboxClaim, s.stmts.runGet,
 	} {
 		if st != nil {

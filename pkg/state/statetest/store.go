@@ -149,6 +149,7 @@ func Exercise(t *testing.T, newStore NewStoreFunc) {
 		require.Equal(t, 3, got.Priority)
 		require.Equal(t, "alice", got.CreatedBy)
 		require.True(t, run.CreatedAt.Equal(got.CreatedAt))
+		require.Equal(t, got, run, "RunInsert returns the run as stored")
 
 		// Runs without a key never collide.
 		insertRun(t, b, state.Run{})
