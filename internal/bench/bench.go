@@ -51,6 +51,10 @@ type Config struct {
 	// WorkerConcurrency is the worker's per-queue concurrency (and the raw
 	// consumer's). Default DefaultWorkerConcurrency.
 	WorkerConcurrency int
+	// DataDir, when set, keeps the embedded engine's data there, as `ia dev`
+	// does, rather than in a temporary directory as `ia run` does: its
+	// SQLite store then syncs to disk at every checkpoint.
+	DataDir string
 	// LocalCompletions makes the distributed engine hand completions to
 	// its scheduler in process, as one `ia serve` process does; by default
 	// they travel on the events queue, as between separate worker and
@@ -126,13 +130,19 @@ type Target struct {
 	// BrokerCompletions sends completions over the events queue even
 	// though the bench runs scheduler and worker in one process.
 	BrokerCompletions bool
+	// DataDir is the embedded engine's data directory; "" a temporary one.
+	DataDir string
 }
 
 // Targets lists the targets cfg selects.
 func (c Config) Targets() []Target {
 	var ts []Target
 	if c.Mode == ModeEmbedded || c.Mode == ModeBoth {
-		ts = append(ts, Target{Name: "embedded", WorkerConcurrency: c.WorkerConcurrency})
+		t := Target{Name: "embedded", WorkerConcurrency: c.WorkerConcurrency}
+		if c.DataDir != "" {
+			t.Name, t.DataDir = "embedded+data-dir", c.DataDir
+		}
+		ts = append(ts, t)
 	}
 	if c.Mode == ModeDistributed || c.Mode == ModeBoth {
 		name := "distributed/" + c.Queue

@@ -58,7 +58,7 @@ func OpenEngine(ctx context.Context, t Target, ws ...Workload) (*Harness, error)
 	reg := steps.Builtins()
 	reg.Register(NoopClass, h.tracker.Handler())
 	eng, err := engine.Open(ctx, engine.Config{
-		DatabaseURL: t.DatabaseURL, QueueURL: t.QueueURL, Prefix: h.prefix, Registry: reg,
+		DatabaseURL: t.DatabaseURL, QueueURL: t.QueueURL, DataDir: t.DataDir, Prefix: h.prefix, Registry: reg,
 		Scheduler: true, Worker: true, BrokerCompletions: t.BrokerCompletions, WorkerConcurrency: cmp.Or(t.WorkerConcurrency, DefaultWorkerConcurrency),
 	})
 	if err != nil {

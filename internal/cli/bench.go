@@ -21,7 +21,8 @@ func newBenchCommand() *cobra.Command {
 		Long: "Runs a 10-step no-op chain and a 1-50-1 fan-out on a real engine and prints runs/s and steps/s\n" +
 			"with many runs in flight, p50/p99 of the step-to-next-step hop and Submit-to-first-step with one run\n" +
 			"at a time, each beside the same figure for a bare task chain on the same broker.\n\n" +
-			"embedded: in-process NATS and SQLite. distributed: Postgres (IA_DATABASE_URL, TEST_DATABASE_URL)\n" +
+			"embedded: in-process NATS and SQLite in a temporary directory, as ia run (with --data-dir: in that\n" +
+			"directory, which keeps the runs, as ia dev). distributed: Postgres (IA_DATABASE_URL, TEST_DATABASE_URL)\n" +
 			"and JetStream (IA_QUEUE_URL, TEST_NATS_URL) or, with --queue asynq, Redis (IA_QUEUE_URL, TEST_REDIS_URL),\n" +
 			"in a unique schema and stream or queue prefix that is dropped at the end.\n" +
 			"Progress goes to stderr, the table to stdout.",
@@ -54,6 +55,7 @@ func newBenchCommand() *cobra.Command {
 	f.IntVar(&cfg.Concurrency, "concurrency", bench.DefaultConcurrency, "runs in flight in the saturated phase")
 	f.DurationVar(&cfg.Duration, "duration", bench.DefaultDuration, "length of each saturated phase")
 	f.IntVar(&cfg.WorkerConcurrency, "worker-concurrency", bench.DefaultWorkerConcurrency, "worker concurrency per queue")
+	f.StringVar(&cfg.DataDir, "data-dir", "", "embedded: keep the data in this directory, as ia dev does, instead of a temporary one as ia run does")
 	f.BoolVar(&cfg.LocalCompletions, "local-completions", false, "distributed: hand completions to the in-process scheduler, as one ia serve process does, instead of the events queue")
 	f.StringVar(&cfg.DatabaseURL, "database-url", "", "distributed Postgres URL (default IA_DATABASE_URL, TEST_DATABASE_URL, local)")
 	f.StringVar(&cfg.QueueURL, "queue-url", "", "distributed broker URL (default IA_QUEUE_URL, TEST_NATS_URL/TEST_REDIS_URL, local)")

@@ -43,7 +43,8 @@ type Config struct {
 	// claims, rate limits); "" keeps it in process (one-process mode only).
 	RedisURL string
 	// DataDir holds embedded data; "" uses a temporary directory removed on
-	// Close.
+	// Close, whose SQLite store then skips its syncs to disk (nothing in it
+	// outlives the process; see statesqlite.Config.NoSync).
 	DataDir string
 	// Prefix namespaces streams, queues and the Postgres schema.
 	Prefix string
@@ -98,12 +99,13 @@ func Open(ctx context.Context, cfg Config) (_ *Engine, err error) {
 	if cfg.Prefix == "" {
 		cfg.Prefix = "ia"
 	}
+	ephemeral := false
 	if cfg.DataDir == "" && (cfg.DatabaseURL == "" || cfg.QueueURL == "") {
 		dir, err := os.MkdirTemp("", "ia-run-*")
 		if err != nil {
 			return nil, fmt.Errorf("engine: data dir: %w", err)
 		}
-		cfg.DataDir = dir
+		cfg.DataDir, ephemeral = dir, true
 		e.closers = append(e.closers, func() error { return os.RemoveAll(dir) })
 	}
 	if cfg.DataDir != "" {
@@ -111,7 +113,7 @@ func Open(ctx context.Context, cfg Config) (_ *Engine, err error) {
 			return nil, fmt.Errorf("engine: data dir: %w", err)
 		}
 	}
-	if err := e.openStore(ctx, cfg, log); err != nil {
+	if err := e.openStore(ctx, cfg, ephemeral, log); err != nil {
 		return nil, err
 	}
 	if err := e.openBroker(ctx, cfg, log); err != nil {
@@ -154,7 +156,9 @@ func Open(ctx context.Context, cfg Config) (_ *Engine, err error) {
 	return e, nil
 }
 
-func (e *Engine) openStore(ctx context.Context, cfg Config, log *slog.Logger) error {
+// openStore opens the store cfg names. ephemeral: cfg.DataDir is a
+// temporary directory removed on Close.
+func (e *Engine) openStore(ctx context.Context, cfg Config, ephemeral bool, log *slog.Logger) error {
 	u := cfg.DatabaseURL
 	switch {
 	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
@@ -165,10 +169,14 @@ func (e *Engine) openStore(ctx context.Context, cfg Config, log *slog.Logger) er
 		e.Store = st
 	case u == "" || strings.HasPrefix(u, "sqlite:"):
 		path := strings.TrimPrefix(u, "sqlite:")
+		noSync := false
 		if path == "" {
 			path = filepath.Join(cfg.DataDir, "ia.db")
+			// A database in a directory removed on Close outlives no
+			// crash of the process, so it need not survive the machine's.
+			noSync = ephemeral
 		}
-		st, err := statesqlite.New(ctx, statesqlite.Config{Path: path, Logger: log})
+		st, err := statesqlite.New(ctx, statesqlite.Config{Path: path, NoSync: noSync, Logger: log})
 		if err != nil {
 			return fmt.Errorf("engine: sqlite %s: %w", path, err)
 		}

@@ -41,6 +41,13 @@ type Config struct {
 	// database's write-ahead log into the database file. Default
 	// CheckpointEveryDefault; negative leaves checkpoints to SQLite.
 	CheckpointEvery time.Duration
+	// NoSync never waits for the disk (synchronous=OFF) instead of syncing
+	// at every checkpoint (NORMAL). Commits then survive a crash of the
+	// process but not of the machine, which may also corrupt the file: for
+	// a database that does not outlive the process, such as `ia run`'s in a
+	// temporary directory. The syncs cost ~30 % of the embedded engine's
+	// throughput on a virtual disk (docs/benchmarks.md).
+	NoSync bool
 	// Logger defaults to Warn level on stdout.
 	Logger *slog.Logger
 }
@@ -81,7 +88,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	memory := path == ":memory:"
 	if !memory {
 		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous(NORMAL)")
+		if cfg.NoSync {
+			q.Add("_pragma", "synchronous(OFF)")
+		} else {
+			q.Add("_pragma", "synchronous(NORMAL)")
+		}
 		if cfg.CheckpointEvery >= 0 {
 			q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", autoCheckpointPages))
 		}
