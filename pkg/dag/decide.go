@@ -35,6 +35,10 @@ type Event struct {
 	// At is when it happened (loop time bounds, step timings).
 	At     time.Time
 	Reason string
+	// Resumes, on EventDeadlineExceeded, is the run's RunState.Resumes when
+	// the deadline was set: a deadline set before the run was last resumed
+	// is stale, since a resumed run gets a new one.
+	Resumes int
 }
 
 // StepError describes a failed attempt.
@@ -176,6 +180,9 @@ func (d *decider) apply(ev Event) error {
 	case EventDeadlineExceeded:
 		if d.terminal() {
 			return fmt.Errorf("%w: run is %s", ErrStale, st.Status)
+		}
+		if ev.Resumes != st.Resumes {
+			return fmt.Errorf("%w: deadline set before resume %d", ErrStale, st.Resumes)
 		}
 		d.failRun(fmt.Sprintf("run exceeded its timeout_seconds %g", d.g.Pipeline.TimeoutSeconds))
 		return nil
@@ -752,6 +759,7 @@ func (d *decider) resume() error {
 	st.Status = RunRunning
 	st.Error = ""
 	st.Output = nil
+	st.Resumes++
 	for _, i := range restart {
 		st.Steps[i].Status = StepPending
 		d.activate(i, st.Steps[i].Via, 0)

@@ -496,6 +496,17 @@ func TestDecideDeadline(t *testing.T) {
 	require.Contains(t, st.Error, "timeout_seconds 30")
 	_, err = g.Decide(st, dag.Event{Type: dag.EventDeadlineExceeded})
 	require.ErrorIs(t, err, dag.ErrStale)
+
+	// A resumed run has a new deadline: the old one no longer applies.
+	_, err = g.Decide(st, dag.Event{Type: dag.EventResumeRequested})
+	require.NoError(t, err)
+	require.Equal(t, 1, st.Resumes)
+	_, err = g.Decide(st, dag.Event{Type: dag.EventDeadlineExceeded})
+	require.ErrorIs(t, err, dag.ErrStale, "the deadline from before the resume")
+	require.Equal(t, dag.RunRunning, st.Status)
+	_, err = g.Decide(st, dag.Event{Type: dag.EventDeadlineExceeded, Resumes: 1})
+	require.NoError(t, err)
+	require.Equal(t, dag.RunFailed, st.Status)
 }
 
 // TestDecideSelfLoop: a step that loops on itself sees its previous

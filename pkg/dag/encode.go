@@ -128,6 +128,10 @@ func (e *StateEncoder) Append(b []byte, st *RunState) ([]byte, error) {
 	b = strconv.AppendInt(b, st.Seq, 10)
 	b = append(b, `,"executions":`...)
 	b = strconv.AppendInt(b, int64(st.Executions), 10)
+	if st.Resumes != 0 {
+		b = append(b, `,"resumes":`...)
+		b = strconv.AppendInt(b, int64(st.Resumes), 10)
+	}
 	if st.Output != nil {
 		if raw, err = json.Marshal(st.Output); err != nil {
 			return nil, err

@@ -50,6 +50,7 @@ func checkEncoding(t *testing.T, enc *dag.StateEncoder, st *dag.RunState, msg st
 
 func TestStateEncoderMatchesEncodingJSON(t *testing.T) {
 	t.Parallel()
+	resumed := 0
 	for seed := range uint64(80) {
 		r := rand.New(rand.NewPCG(seed, 11))
 		g, probs := dag.Load("random.json", []byte(randomDAG(r, 2+r.IntN(20))), nil)
@@ -62,10 +63,23 @@ func TestStateEncoderMatchesEncodingJSON(t *testing.T) {
 		require.NoError(t, err)
 		checkEncoding(t, enc, st, fmt.Sprintf("seed %d start", seed))
 		shared := map[string]any{"shared": true}
+		// resume resumes a run that failed once nothing is left to do,
+		// twice at most, and returns the queue with its actions.
+		resume := func(queue []dag.Action) []dag.Action {
+			if len(queue) > 0 || st.Status != dag.RunFailed || st.Resumes >= 2 {
+				return queue
+			}
+			more, err := g.Decide(st, dag.Event{Type: dag.EventResumeRequested, At: now})
+			require.NoError(t, err)
+			resumed++
+			checkEncoding(t, enc, st, fmt.Sprintf("seed %d resume %d", seed, st.Resumes))
+			return more
+		}
 		for len(queue) > 0 {
 			a := queue[0]
 			queue = queue[1:]
 			if a.Kind != dag.ActionStartStep {
+				queue = resume(queue)
 				continue
 			}
 			now = now.Add(time.Duration(r.IntN(1e9)))
@@ -80,9 +94,10 @@ func TestStateEncoderMatchesEncodingJSON(t *testing.T) {
 				continue
 			}
 			checkEncoding(t, enc, st, fmt.Sprintf("seed %d after %s", seed, a.StepID))
-			queue = append(queue, more...)
+			queue = resume(append(queue, more...))
 		}
 	}
+	require.NotZero(t, resumed, "some runs fail and are resumed")
 }
 
 // TestStateEncoderLoops covers loop state and steps re-run with new outputs.

@@ -114,7 +114,9 @@ type RunState struct {
 	Waiting    int   `json:"waiting"`
 	Seq        int64 `json:"seq"`
 	Executions int   `json:"executions"`
-	Output     any   `json:"output,omitempty"`
+	// Resumes counts the times the run was resumed.
+	Resumes int `json:"resumes,omitempty"`
+	Output  any `json:"output,omitempty"`
 
 	viewsIn  []*view
 	viewsOut []*view

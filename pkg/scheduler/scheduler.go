@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -247,10 +248,8 @@ func (s *Scheduler) Submit(ctx context.Context, p *SubmitParams) (*state.Run, bo
 		return nil, false, fmt.Errorf("encoding run state: %w", err)
 	}
 	u.Status, u.Error, u.Finished = string(st.Status), st.Error, st.Status.Terminal()
-	if t := g.Pipeline.TimeoutSeconds; t > 0 {
-		body, _ := json.Marshal(worker.Completion{Kind: kindRunTimeout, RunID: runID})
-		u.Outbox = append(u.Outbox, state.OutboxMessage{RunID: runID, Queue: queue.EventsQueue, MsgID: "deadline." + runID,
-			Body: body, DeliverAt: now.Add(time.Duration(t * float64(time.Second)))})
+	if m, ok := deadlineMessage(g, runID, 0, now); ok {
+		u.Outbox = append(u.Outbox, m)
 	}
 	input, _ := json.Marshal(p.Input)
 	run := state.Run{
@@ -409,6 +408,12 @@ func (s *Scheduler) applyBatch(ctx context.Context, runID string, reqs []*applyR
 			}
 			u.Attempts = append(u.Attempts, part.Attempts...)
 			u.Outbox = append(u.Outbox, part.Outbox...)
+			if ev.Type == dag.EventResumeRequested {
+				// The resumed run gets its timeout_seconds afresh.
+				if m, ok := deadlineMessage(c.g, runID, c.st.Resumes, ev.At); ok {
+					u.Outbox = append(u.Outbox, m)
+				}
+			}
 			u.HumanTasks = append(u.HumanTasks, part.HumanTasks...)
 			if part.Output != nil {
 				u.Output = part.Output
@@ -552,6 +557,24 @@ func (s *Scheduler) publishNow(ctx context.Context, msgs []state.OutboxMessage) 
 	if delayed {
 		s.signal()
 	}
+}
+
+// deadlineMessage is the event that ends run runID when the pipeline's
+// timeout_seconds have passed since now; false when it has none. resumes is
+// the run's RunState.Resumes, carried in the completion's Attempt: a
+// deadline set before the run's last resume is stale.
+func deadlineMessage(g *dag.Graph, runID string, resumes int, now time.Time) (state.OutboxMessage, bool) {
+	t := g.Pipeline.TimeoutSeconds
+	if t <= 0 {
+		return state.OutboxMessage{}, false
+	}
+	id := "deadline." + runID
+	if resumes > 0 {
+		id += "." + strconv.Itoa(resumes)
+	}
+	body, _ := json.Marshal(worker.Completion{Kind: kindRunTimeout, RunID: runID, Attempt: resumes})
+	return state.OutboxMessage{RunID: runID, Queue: queue.EventsQueue, MsgID: id, Body: body,
+		DeliverAt: now.Add(time.Duration(t * float64(time.Second)))}, true
 }
 
 // outboxQueueMessage is the broker message an outbox row stands for.
@@ -726,7 +749,7 @@ func (s *Scheduler) handle(ctx context.Context, d queue.Delivery) {
 		s.settle(ctx, d, log, s.humanTimeout(ctx, &c))
 		return
 	case kindRunTimeout:
-		s.settle(ctx, d, log, s.Apply(ctx, c.RunID, dag.Event{Type: dag.EventDeadlineExceeded}))
+		s.settle(ctx, d, log, s.Apply(ctx, c.RunID, dag.Event{Type: dag.EventDeadlineExceeded, Resumes: c.Attempt}))
 		return
 	}
 	ev, raw, err := s.completionEvent(ctx, &c)

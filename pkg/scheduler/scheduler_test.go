@@ -192,6 +192,23 @@ func TestRunDeadline(t *testing.T) {
 	got, err := bd.store.RunGet(bd.ctx, run.ID)
 	require.NoError(t, err)
 	require.Contains(t, got.Error, "timeout_seconds 0.2")
+
+	// A resumed run gets its timeout afresh, and only the new deadline
+	// ends it.
+	require.NoError(t, bd.a.Resume(bd.ctx, run.ID))
+	resumed, err := bd.store.RunGet(bd.ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, state.RunRunning, resumed.Status)
+	require.Eventually(t, func() bool {
+		got, err := bd.store.RunGet(bd.ctx, run.ID)
+		return err == nil && got.Status == state.RunFailed
+	}, 10*time.Second, 20*time.Millisecond, "the resumed run's own deadline")
+	var st dag.RunState
+	got, err = bd.store.RunGet(bd.ctx, run.ID)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(got.State, &st))
+	require.Equal(t, 1, st.Resumes)
+	require.Contains(t, got.Error, "timeout_seconds 0.2")
 }
 
 // TestApplyConcurrentFanIn: completions of a fan-out arriving at once are
