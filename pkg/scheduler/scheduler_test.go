@@ -31,18 +31,26 @@ type bundle struct {
 	ctx   context.Context
 }
 
+// backends returns a broker on an in-process NATS server and an in-memory
+// store, both closed at cleanup.
+func backends(t *testing.T) (*queuenats.Broker, state.Store) {
+	t.Helper()
+	srv, err := queuenats.StartEmbedded(t.Context(), queuenats.EmbeddedConfig{StoreDir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(srv.Shutdown)
+	br, err := queuenats.New(t.Context(), queuenats.Config{URL: srv.ClientURL()})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = br.Close() })
+	st, err := statesqlite.New(t.Context(), statesqlite.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	return br, st
+}
+
 func setup(t *testing.T) *bundle {
 	t.Helper()
 	ctx := t.Context()
-	srv, err := queuenats.StartEmbedded(ctx, queuenats.EmbeddedConfig{StoreDir: t.TempDir()})
-	require.NoError(t, err)
-	t.Cleanup(srv.Shutdown)
-	br, err := queuenats.New(ctx, queuenats.Config{URL: srv.ClientURL()})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = br.Close() })
-	st, err := statesqlite.New(ctx, statesqlite.Config{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
+	br, st := backends(t)
 	a, err := scheduler.New(scheduler.Config{Store: st, Broker: br})
 	require.NoError(t, err)
 	b, err := scheduler.New(scheduler.Config{Store: st, Broker: br})
@@ -285,15 +293,8 @@ func TestApplyConcurrentFanIn(t *testing.T) {
 func TestPublishNowClaimsItsMessages(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	srv, err := queuenats.StartEmbedded(ctx, queuenats.EmbeddedConfig{StoreDir: t.TempDir()})
-	require.NoError(t, err)
-	t.Cleanup(srv.Shutdown)
-	br, err := queuenats.New(ctx, queuenats.Config{URL: srv.ClientURL()})
-	require.NoError(t, err)
+	br, st := backends(t)
 	require.NoError(t, br.Close())
-	st, err := statesqlite.New(ctx, statesqlite.Config{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
 	s, err := scheduler.New(scheduler.Config{Store: st, Broker: br})
 	require.NoError(t, err)
 	pv, _, err := s.PipelineImport(ctx, "chain", []byte(chain))
