@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,7 @@ func newRunCommand() *cobra.Command {
 		input, inputFile, dataDir, dbURL, queueURL, python string
 		pythonPaths                                        []string
 		quiet, remote                                      bool
+		decideFrom                                         string
 		prefix                                             string
 		timeout                                            time.Duration
 	)
@@ -33,7 +35,11 @@ func newRunCommand() *cobra.Command {
 		Long: "Runs the pipeline with an in-process NATS server and an embedded store (nothing to install),\n" +
 			"shows each step's progress on stderr and prints the result JSON on stdout.\n" +
 			"It is the same scheduler and worker code as the distributed binaries.\n" +
-			"Exit codes: 0 completed (or waiting for a human), 1 failed or cancelled, 2 invalid pipeline.",
+			"With --decide, human tasks are answered from a file or stdin, one JSON decision per line in the\n" +
+			"order the tasks open (each task's prompt is shown on stderr); without it, or once the decisions\n" +
+			"run out, a run waiting for a human ends the command.\n" +
+			"Exit codes: 0 completed (or waiting for a human), 1 failed or cancelled, 2 invalid pipeline,\n" +
+			"64 bad flags or a decision that is not JSON.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in, err := readInput(input, inputFile)
@@ -88,8 +94,34 @@ func newRunCommand() *cobra.Command {
 				progress = io.Discard
 			}
 			fmt.Fprintf(progress, "run %s (%s)\n", run.ID, pv.Slug)
-			final, attempts, err := watchRun(ctx, eng.Store, run.ID, progress)
+			var decisions *bufio.Scanner
+			if decideFrom != "" {
+				r := cmd.InOrStdin()
+				if decideFrom != "-" {
+					f, err := os.Open(decideFrom)
+					if err != nil {
+						return usageError(fmt.Errorf("--decide: %w", err))
+					}
+					defer f.Close()
+					r = f
+				}
+				decisions = bufio.NewScanner(r)
+				decisions.Buffer(nil, 1<<20)
+			}
+			w := &runWatcher{st: eng.Store, runID: run.ID, out: progress, seen: map[string]string{}}
+			final, attempts, err := w.watch(ctx)
+			for err == nil && final.Status == state.RunWaiting && decisions != nil {
+				var decided bool
+				if decided, err = decideTasks(ctx, eng, run.ID, decisions, progress); err != nil || !decided {
+					break
+				}
+				final, attempts, err = w.watch(ctx)
+			}
 			if err != nil {
+				var ee *ExitError
+				if errors.As(err, &ee) {
+					return ee
+				}
 				return &ExitError{Code: ExitFailure, Err: err}
 			}
 			out := cmd.OutOrStdout()
@@ -116,6 +148,7 @@ func newRunCommand() *cobra.Command {
 	f.StringVar(&dbURL, "database-url", "", "state store URL (postgres://... or sqlite:PATH; env IA_DATABASE_URL; default embedded)")
 	f.StringVar(&queueURL, "queue-url", "", "broker URL (nats://... or redis://...; env IA_QUEUE_URL; default in-process NATS)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "do not show step progress")
+	f.StringVar(&decideFrom, "decide", "", "answer human tasks from this file (- for stdin): one JSON decision per line, in the order the tasks open")
 	f.BoolVar(&remote, "remote", false, "only submit and watch: running schedulers and workers execute the run (needs --database-url and --queue-url)")
 	f.StringVar(&prefix, "prefix", "", "namespace of streams, queues and schema (env IA_PREFIX; default ia)")
 	f.DurationVar(&timeout, "timeout", 0, "give up after this long (0: no limit)")
@@ -148,10 +181,18 @@ func readInput(inline, file string) (map[string]any, error) {
 	return in, nil
 }
 
-// watchRun prints each step transition as it lands in the store and returns
-// once the run is finished or waiting for a human.
-func watchRun(ctx context.Context, st state.Store, runID string, w io.Writer) (*state.Run, []state.StepAttempt, error) {
-	seen := map[string]string{}
+// runWatcher prints each step transition of one run as it lands in the
+// store, across the waits for human decisions.
+type runWatcher struct {
+	st    state.Store
+	runID string
+	out   io.Writer
+	seen  map[string]string // attempt key -> status last printed
+}
+
+// watch returns once the run is finished or waiting for a human.
+func (w *runWatcher) watch(ctx context.Context) (*state.Run, []state.StepAttempt, error) {
+	st, runID, seen := w.st, w.runID, w.seen
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -175,15 +216,15 @@ func watchRun(ctx context.Context, st state.Store, runID string, w io.Writer) (*
 		// Print in the order things happened, not in storage order.
 		sort.SliceStable(fresh, func(i, j int) bool { return eventTime(fresh[i]).Before(eventTime(fresh[j])) })
 		for _, a := range fresh {
-			fmt.Fprintln(w, progressLine(a))
+			fmt.Fprintln(w.out, progressLine(a))
 		}
 		switch run.Status {
 		case state.RunCompleted, state.RunFailed, state.RunCancelled, state.RunWaiting:
-			fmt.Fprintf(w, "run %s %s", runID, run.Status)
+			fmt.Fprintf(w.out, "run %s %s", runID, run.Status)
 			if run.Error != "" {
-				fmt.Fprintf(w, ": %s", run.Error)
+				fmt.Fprintf(w.out, ": %s", run.Error)
 			}
-			fmt.Fprintln(w)
+			fmt.Fprintln(w.out)
 			return run, attempts, nil
 		}
 		select {
@@ -192,6 +233,44 @@ func watchRun(ctx context.Context, st state.Store, runID string, w io.Writer) (*
 		case <-tick.C:
 		}
 	}
+}
+
+// decideTasks answers the run's pending human tasks, oldest first, with the
+// next lines of decisions, showing each task's prompt on out. It reports
+// whether it decided any; false when the decisions ran out.
+func decideTasks(ctx context.Context, eng *engine.Engine, runID string, decisions *bufio.Scanner, out io.Writer) (bool, error) {
+	tasks, err := eng.Store.HumanTaskList(ctx, &state.HumanTaskListParams{RunID: runID, Status: state.HumanPending})
+	if err != nil {
+		return false, err
+	}
+	decided := false
+	for _, t := range tasks {
+		fmt.Fprintf(out, "human task %s (step %s): %s\n", t.ID, t.StepID, t.Prompt)
+		if len(t.UISchema) > 0 {
+			fmt.Fprintf(out, "  answer with JSON matching %s\n", t.UISchema)
+		}
+		fmt.Fprint(out, "decision> ")
+		line := ""
+		for line == "" && decisions.Scan() { // blank lines are skipped
+			line = strings.TrimSpace(decisions.Text())
+		}
+		if line == "" {
+			fmt.Fprintln(out)
+			if err := decisions.Err(); err != nil {
+				return decided, fmt.Errorf("--decide: %w", err)
+			}
+			return decided, nil
+		}
+		fmt.Fprintln(out, line)
+		if !json.Valid([]byte(line)) {
+			return decided, usageError(fmt.Errorf("--decide: decision for step %s is not JSON: %q", t.StepID, line))
+		}
+		if _, err := eng.Scheduler.DecideHuman(ctx, t.ID, state.HumanDecision{By: "cli", Decision: json.RawMessage(line)}); err != nil {
+			return decided, fmt.Errorf("deciding human task %s: %w", t.ID, err)
+		}
+		decided = true
+	}
+	return decided, nil
 }
 
 func eventTime(a state.StepAttempt) time.Time {

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -58,6 +59,54 @@ func TestRunEmbedded(t *testing.T) {
 			require.Equal(t, "completed", res.Status)
 			require.Equal(t, tc.want, res.Output)
 			require.Contains(t, errOut.String(), "completed", "progress is shown on stderr")
+		})
+	}
+}
+
+// TestRunDecide answers a human task from --decide: the decision routes
+// the run; without decisions the run ends waiting, and a decision that is
+// not JSON is a usage error.
+func TestRunDecide(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		decisions string // "": no --decide
+		code      int
+		status    string
+		step      string // the branch that ran
+	}{
+		{"approve", `{"decision":"approve"}` + "\n", 0, "completed", "publish"},
+		{"reject", `{"decision":"reject"}` + "\n", 0, "completed", "archive"},
+		{"no decisions", "", 0, "waiting_for_human", ""},
+		{"decisions run out", "\n", 0, "waiting_for_human", ""},
+		{"not JSON", "yes please\n", 64, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			args := []string{"run", "../../examples/pipelines/review.json", "--input", `{"topic":"x"}`, "--data-dir", filepath.Join(dir, "data")}
+			if tc.decisions != "" {
+				file := filepath.Join(dir, "decisions")
+				require.NoError(t, os.WriteFile(file, []byte(tc.decisions), 0o600))
+				args = append(args, "--decide", file)
+			}
+			var out, errOut bytes.Buffer
+			code := cli.Main(t.Context(), args, &out, &errOut)
+			require.Equal(t, tc.code, code, "stderr: %s", errOut.String())
+			if tc.code != 0 {
+				require.Contains(t, errOut.String(), "not JSON")
+				return
+			}
+			var res struct {
+				Status string                    `json:"status"`
+				Steps  map[string]map[string]any `json:"steps"`
+			}
+			require.NoError(t, json.Unmarshal(out.Bytes(), &res), out.String())
+			require.Equal(t, tc.status, res.Status)
+			if tc.step != "" {
+				require.Equal(t, "succeeded", res.Steps[tc.step]["status"])
+				require.Contains(t, errOut.String(), "Publish this draft?", "the prompt is shown")
+			}
 		})
 	}
 }
