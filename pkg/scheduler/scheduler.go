@@ -489,15 +489,14 @@ func claimForPublish(msgs []state.OutboxMessage, now time.Time) {
 	}
 }
 
-// publishNow publishes a committed decision's due messages at once and
-// deletes them from the outbox; delayed ones (and any that fail here) are
-// left to the relay. A message the relay also publishes is de-duplicated by
-// the broker.
+// publishNow publishes a committed decision's messages that
+// claimForPublish claimed, at once, and deletes them from the outbox; the
+// others (delayed ones) and any that fail here are left to the relay. A
+// message the relay also publishes is de-duplicated by the broker.
 func (s *Scheduler) publishNow(ctx context.Context, msgs []state.OutboxMessage) {
 	if len(msgs) == 0 {
 		return
 	}
-	now := time.Now()
 	var (
 		done    []int64
 		delayed bool
@@ -516,7 +515,7 @@ func (s *Scheduler) publishNow(ctx context.Context, msgs []state.OutboxMessage) 
 	}
 	var due []state.OutboxMessage
 	for _, m := range msgs {
-		if m.DeliverAt.After(now) {
+		if m.ClaimedUntil.IsZero() {
 			delayed = true
 		} else {
 			due = append(due, m)
