@@ -127,14 +127,11 @@ func Open(ctx context.Context, cfg Config) (_ *Engine, err error) {
 		e.Registry = steps.Builtins()
 	}
 	if cfg.Scheduler {
-		// One group commit at a time, for SQLite's single writer and for
-		// Postgres too: on a CPU-bound box the larger batches cost the
-		// server less per decision (measured 4.4-4.5k against 3.6-4.3k
-		// steps/s with 3). A server bound by its fsync may do better with
-		// scheduler.Config.CommitConcurrency above 1.
-		const commits = 1
+		// The default of one group commit at a time suits Postgres too: on
+		// a CPU-bound box larger batches cost the server less per decision
+		// (docs/benchmarks.md).
 		e.Scheduler, err = scheduler.New(scheduler.Config{Store: e.Store, Broker: e.Broker, Hot: e.Hot, RelayPoll: cfg.RelayPoll, AckWait: cfg.AckWait,
-			CommitConcurrency: commits, Logger: log, Registerer: cfg.Registerer})
+			Logger: log, Registerer: cfg.Registerer})
 		if err != nil {
 			return nil, err
 		}
