@@ -12,8 +12,10 @@ import (
 
 // Defaults for Config fields left at their zero value.
 const (
-	EventsCapDefault    = 10_000
-	RunEventsCapDefault = 1_000
+	EventsCapDefault     = 10_000
+	RunEventsCapDefault  = 1_000
+	RunStreamsMaxDefault = 4_096
+	RunEventsTTLDefault  = time.Hour
 )
 
 // Config configures New. The zero value is ready to use.
@@ -22,9 +24,20 @@ type Config struct {
 	EventsCap int
 	// RunEventsCap is each run's ring size. Default RunEventsCapDefault.
 	RunEventsCap int
+	// RunStreamsMax caps how many runs' streams are kept: past it, the
+	// stream that has gone longest without an event is dropped, unless
+	// someone is subscribed to it. Default RunStreamsMaxDefault.
+	RunStreamsMax int
+	// RunEventsTTL drops a run's stream after that long without events
+	// (checked when events are published). Default RunEventsTTLDefault.
+	RunEventsTTL time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
+
+// idemSweepEvery is how many idempotency claims pass between sweeps of the
+// expired ones: often enough to bound the map, rarely enough to cost nothing.
+const idemSweepEvery = 1024
 
 type entry struct {
 	value   string
@@ -34,12 +47,6 @@ type entry struct {
 type bucket struct {
 	tokens float64
 	ts     time.Time
-}
-
-type stream struct {
-	seq    int64
-	ring   []state.Event // ring[i%cap] holds seq i+1
-	notify chan struct{} // closed and replaced on every publish
 }
 
 // Hot is an in-process [state.Hot].
@@ -52,9 +59,12 @@ type Hot struct {
 	locks   map[string]entry
 	fences  map[string]int64
 	streams map[string]*stream // "" is the global stream
-	closed  bool
-	done    chan struct{}
-	wg      sync.WaitGroup
+	// idle lists the run streams, least recently published first.
+	idle   streamList
+	claims int // IdempotencyClaim calls since the last sweep
+	closed bool
+	done   chan struct{}
+	wg     sync.WaitGroup
 }
 
 var _ state.Hot = (*Hot)(nil)
@@ -66,6 +76,12 @@ func New(cfg Config) *Hot {
 	}
 	if cfg.RunEventsCap <= 0 {
 		cfg.RunEventsCap = RunEventsCapDefault
+	}
+	if cfg.RunStreamsMax <= 0 {
+		cfg.RunStreamsMax = RunStreamsMaxDefault
+	}
+	if cfg.RunEventsTTL <= 0 {
+		cfg.RunEventsTTL = RunEventsTTLDefault
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -95,6 +111,16 @@ func (h *Hot) IdempotencyClaim(_ context.Context, key, value string, ttl time.Du
 	now := h.cfg.Now()
 	if e, ok := h.idem[key]; ok && now.Before(e.expires) {
 		return e.value, false, nil
+	}
+	// Expired claims are otherwise only replaced when their key comes back:
+	// sweep now and then so that a long-lived process does not keep them all.
+	if h.claims++; h.claims >= idemSweepEvery {
+		h.claims = 0
+		for k, e := range h.idem {
+			if !now.Before(e.expires) {
+				delete(h.idem, k)
+			}
+		}
 	}
 	h.idem[key] = entry{value: value, expires: now.Add(ttl)}
 	return value, true, nil
@@ -148,120 +174,4 @@ func (h *Hot) LockRelease(_ context.Context, key string, token int64) error {
 	}
 	delete(h.locks, key)
 	return nil
-}
-
-// streamLocked returns the stream, creating it; h.mu must be held.
-func (h *Hot) streamLocked(runID string) *stream {
-	s, ok := h.streams[runID]
-	if !ok {
-		capacity := h.cfg.RunEventsCap
-		if runID == "" {
-			capacity = h.cfg.EventsCap
-		}
-		s = &stream{ring: make([]state.Event, capacity), notify: make(chan struct{})}
-		h.streams[runID] = s
-	}
-	return s
-}
-
-func (s *stream) append(ev state.Event) {
-	s.seq++
-	ev.Seq = s.seq
-	s.ring[(s.seq-1)%int64(len(s.ring))] = ev
-	close(s.notify)
-	s.notify = make(chan struct{})
-}
-
-// since returns retained events with Seq > after, up to limit.
-func (s *stream) since(after int64, limit int) []state.Event {
-	first := max(after+1, s.seq-int64(len(s.ring))+1, 1)
-	var out []state.Event
-	for seq := first; seq <= s.seq && len(out) < limit; seq++ {
-		out = append(out, s.ring[(seq-1)%int64(len(s.ring))])
-	}
-	return out
-}
-
-// EventPublish implements [state.Hot].
-func (h *Hot) EventPublish(_ context.Context, ev state.Event) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		return state.ErrClosed
-	}
-	if ev.At.IsZero() {
-		ev.At = h.cfg.Now()
-	}
-	h.streamLocked("").append(ev)
-	if ev.RunID != "" {
-		h.streamLocked(ev.RunID).append(ev)
-	}
-	return nil
-}
-
-// EventsSince implements [state.Hot].
-func (h *Hot) EventsSince(_ context.Context, runID string, afterSeq int64, limit int) ([]state.Event, error) {
-	if limit <= 0 {
-		limit = 1000
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	s, ok := h.streams[runID]
-	if !ok {
-		return nil, nil
-	}
-	return s.since(afterSeq, limit), nil
-}
-
-// EventSubscribe implements [state.Hot].
-func (h *Hot) EventSubscribe(ctx context.Context, runID string) (<-chan state.Event, func(), error) {
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		return nil, nil, state.ErrClosed
-	}
-	s := h.streamLocked(runID)
-	last := s.seq
-	h.wg.Add(1)
-	h.mu.Unlock()
-
-	ctx, cancel := context.WithCancel(ctx)
-	ch := make(chan state.Event, 64)
-	done := make(chan struct{})
-	go func() {
-		defer h.wg.Done()
-		defer close(done)
-		defer close(ch)
-		for {
-			h.mu.Lock()
-			evs := s.since(last, 256)
-			notify := s.notify
-			h.mu.Unlock()
-			for _, ev := range evs {
-				select {
-				case ch <- ev:
-					last = ev.Seq
-				case <-ctx.Done():
-					return
-				case <-h.done:
-					return
-				}
-			}
-			if len(evs) > 0 {
-				continue
-			}
-			select {
-			case <-notify:
-			case <-ctx.Done():
-				return
-			case <-h.done:
-				return
-			}
-		}
-	}()
-	stop := func() {
-		cancel()
-		<-done
-	}
-	return ch, stop, nil
 }
