@@ -8,8 +8,10 @@ import (
 	"os"
 
 	"github.com/ia-modules/ia-go/internal/cli"
+	"github.com/ia-modules/ia-go/internal/gctune"
 )
 
 func main() {
+	gctune.Default()
 	os.Exit(cli.Main(context.Background(), append([]string{"serve"}, os.Args[1:]...), os.Stdout, os.Stderr))
 }

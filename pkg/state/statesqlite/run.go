@@ -65,7 +65,7 @@ func (s *Store) RunInsert(ctx context.Context, p *state.RunInsertParams) (*state
 			}
 		}
 		st := newTxStmts(ctx, tx)
-		if _, err := st.get(s.stmts.runInsert).ExecContext(ctx,
+		if _, err := st.get(s.stmts.runInsert).ExecContext(st.ctx,
 			r.ID, r.PipelineVersionID, r.PipelineSlug, r.Status, jsonArg(r.Input), jsonArg(r.Output), r.Error,
 			r.Priority, r.IdempotencyKey, r.CreatedBy, jsonArg(r.State), micro(r.CreatedAt), micro(now), microPtr(r.FinishedAt)); err != nil {
 			return err

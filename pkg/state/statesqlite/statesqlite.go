@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -205,11 +206,16 @@ func fromMicroNull(n sql.NullInt64) *time.Time {
 	return &t
 }
 
+// jsonArg binds b as TEXT without copying it: the driver copies the bytes
+// into SQLite's memory when it binds them, before the call returns.
 func jsonArg(b []byte) any {
 	if b == nil {
 		return nil
 	}
-	return string(b)
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 func jsonCol(s sql.NullString) []byte {
