@@ -20,6 +20,9 @@ type cachedRun struct {
 	g       *dag.Graph
 	st      *dag.RunState
 	enc     *dag.StateEncoder // remembers the encoding of st's outputs
+	// buf held the state's last committed encoding, which nothing reads
+	// after the commit: the next decision encodes into it.
+	buf []byte
 }
 
 // runLocks serializes the events of one run inside this scheduler, so a

@@ -427,7 +427,7 @@ func (s *Scheduler) applyBatch(ctx context.Context, runID string, reqs []*applyR
 		if len(applied) == 0 {
 			return // every event was refused; nothing changed
 		}
-		raw, err := c.enc.Append(nil, c.st)
+		raw, err := c.enc.Append(c.buf[:0], c.st)
 		if err != nil {
 			s.runs.drop(runID)
 			setAll(fmt.Errorf("encoding run state: %w", err))
@@ -450,7 +450,7 @@ func (s *Scheduler) applyBatch(ctx context.Context, runID string, reqs []*applyR
 		if c.st.Status.Terminal() {
 			s.runs.drop(runID)
 		} else {
-			c.version = version
+			c.version, c.buf = version, raw
 			s.runs.put(runID, c)
 		}
 		s.publishNow(ctx, u.Outbox)
