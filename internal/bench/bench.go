@@ -19,6 +19,7 @@ const (
 	DefaultConcurrency       = 100
 	DefaultDuration          = 10 * time.Second
 	DefaultWorkerConcurrency = 64
+	DefaultRounds            = 5
 	DefaultDatabaseURL       = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 	DefaultNATSURL           = "nats://127.0.0.1:4222"
 	DefaultRedisURL          = "redis://127.0.0.1:6379/0"
@@ -48,6 +49,12 @@ type Config struct {
 	Concurrency int
 	// Duration is the length of each saturated phase. Default DefaultDuration.
 	Duration time.Duration
+	// Rounds splits every phase into that many slices, and the engine's
+	// workloads and the raw chain take turns slice by slice, so that the
+	// engine and its raw baseline see the same machine: shared 2-core
+	// machines change speed by up to 2x within minutes. Default
+	// DefaultRounds.
+	Rounds int
 	// WorkerConcurrency is the worker's per-queue concurrency (and the raw
 	// consumer's). Default DefaultWorkerConcurrency.
 	WorkerConcurrency int
@@ -82,6 +89,7 @@ func (c *Config) setDefaults() error {
 	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
 	c.Duration = cmp.Or(c.Duration, DefaultDuration)
 	c.WorkerConcurrency = cmp.Or(c.WorkerConcurrency, DefaultWorkerConcurrency)
+	c.Rounds = cmp.Or(c.Rounds, DefaultRounds)
 	if c.Progress == nil {
 		c.Progress = io.Discard
 	}
@@ -96,8 +104,8 @@ func (c *Config) setDefaults() error {
 	if c.Queue != QueueNATS && c.Queue != QueueAsynq {
 		return fmt.Errorf("bench: queue %q: want nats or asynq", c.Queue)
 	}
-	if c.Runs < 1 || c.Concurrency < 1 || c.Duration <= 0 || c.WorkerConcurrency < 1 {
-		return errors.New("bench: runs, concurrency, duration and worker concurrency must be positive")
+	if c.Runs < 1 || c.Concurrency < 1 || c.Duration <= 0 || c.WorkerConcurrency < 1 || c.Rounds < 1 {
+		return errors.New("bench: runs, concurrency, duration, rounds and worker concurrency must be positive")
 	}
 	c.DatabaseURL = cmp.Or(c.DatabaseURL, os.Getenv("IA_DATABASE_URL"), os.Getenv("TEST_DATABASE_URL"), DefaultDatabaseURL)
 	if c.QueueURL == "" {
@@ -203,45 +211,4 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Rows = append(rep.Rows, rows...)
 	}
 	return rep, nil
-}
-
-// RunTarget measures both workloads on t, then the raw broker under t.
-func RunTarget(ctx context.Context, cfg Config, t Target) ([]Row, error) {
-	if err := cfg.setDefaults(); err != nil {
-		return nil, err
-	}
-	p := cfg.Progress
-	fmt.Fprintf(p, "%s: opening engine\n", t.Name)
-	h, err := OpenEngine(ctx, t, cfg.Workloads...)
-	if err != nil {
-		return nil, err
-	}
-	var rows []Row
-	for _, w := range cfg.Workloads {
-		f, err := h.Measure(ctx, w, cfg)
-		if err != nil {
-			_ = h.Close(context.WithoutCancel(ctx))
-			return nil, fmt.Errorf("%s: %w", w.Name, err)
-		}
-		rows = append(rows, Row{Target: t.Name, Workload: w.Name, Engine: f})
-	}
-	if err := h.Close(context.WithoutCancel(ctx)); err != nil {
-		return nil, fmt.Errorf("closing engine: %w", err)
-	}
-	fmt.Fprintf(p, "%s: raw broker chain\n", t.Name)
-	raw, err := OpenRaw(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	rf, err := raw.Measure(ctx, cfg)
-	if cerr := raw.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("closing raw broker: %w", cerr)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("raw: %w", err)
-	}
-	for i := range rows {
-		rows[i].Raw = rf
-	}
-	return rows, nil
 }

@@ -35,6 +35,8 @@ func TestRunEmbeddedTiny(t *testing.T) {
 	require.NoError(t, rep.Print(&out))
 	require.Contains(t, out.String(), "chain-3")
 	require.Contains(t, out.String(), "fan-1-3-1")
+	require.Contains(t, out.String(), "engine/raw × floor")
+	require.Contains(t, progress.String(), "round 2/5", "engine and raw take turns")
 }
 
 func TestChainOnceDistributedNATS(t *testing.T) {

@@ -367,45 +367,6 @@ wait:
 	return res, nil
 }
 
-// Measure runs w's warm-up, serial and saturated phases and returns its
-// figures, printing progress to cfg.Progress.
-func (h *Harness) Measure(ctx context.Context, w Workload, cfg Config) (Figures, error) {
-	p := cfg.Progress
-	name := h.Target.Name + " " + w.Name
-	if _, err := h.Serial(ctx, w, warmupRuns); err != nil {
-		return Figures{}, fmt.Errorf("warm-up: %w", err)
-	}
-	fmt.Fprintf(p, "%s: %d runs one at a time\n", name, cfg.Runs)
-	samples, err := h.Serial(ctx, w, cfg.Runs)
-	if err != nil {
-		return Figures{}, err
-	}
-	var hops, firsts []time.Duration
-	for _, s := range samples {
-		hops = append(hops, s.Hops...)
-		firsts = append(firsts, s.First)
-	}
-	f := Figures{Hops: len(hops)}
-	f.HopP50, f.HopP99 = percentile(hops, 50), percentile(hops, 99)
-	f.FirstP50, f.FirstP99 = percentile(firsts, 50), percentile(firsts, 99)
-	fmt.Fprintf(p, "%s: hop p50 %s p99 %s, first step p50 %s\n", name, ms(f.HopP50), ms(f.HopP99), ms(f.FirstP50))
-	fmt.Fprintf(p, "%s: %d runs in flight for %s\n", name, cfg.Concurrency, cfg.Duration)
-	load, err := h.Saturate(ctx, w, cfg.Concurrency, cfg.Duration, 0, func(l Load) {
-		if l.Elapsed > cfg.Duration {
-			fmt.Fprintf(p, "  %s %4.0fs: draining the runs in flight\n", name, l.Elapsed.Seconds())
-			return
-		}
-		fmt.Fprintf(p, "  %s %4.0fs: %d runs, %d steps (%.0f steps/s)\n", name, l.Elapsed.Seconds(), l.Runs, l.Steps, float64(l.Steps)/l.Elapsed.Seconds())
-	})
-	if err != nil {
-		return f, err
-	}
-	f.RunsPerSec = float64(load.Runs) / load.Elapsed.Seconds()
-	f.StepsPerSec = float64(load.Steps) / load.Elapsed.Seconds()
-	fmt.Fprintf(p, "%s: %.0f runs/s, %.0f steps/s\n", name, f.RunsPerSec, f.StepsPerSec)
-	return f, nil
-}
-
 // percentile returns the q-th percentile (nearest rank) of ds.
 func percentile(ds []time.Duration, q float64) time.Duration {
 	if len(ds) == 0 {

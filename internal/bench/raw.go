@@ -170,51 +170,29 @@ func (r *Raw) ChainOnce(ctx context.Context) error {
 	return r.tr.wait(ctx, id, runTimeout)
 }
 
-// Measure runs the serial and saturated phases with cfg's sizes.
-func (r *Raw) Measure(ctx context.Context, cfg Config) (Figures, error) {
-	if err := cfg.setDefaults(); err != nil {
-		return Figures{}, err
-	}
-	p := cfg.Progress
-	name := r.Target.Name + " raw"
-	for range warmupRuns {
-		if err := r.ChainOnce(ctx); err != nil {
-			return Figures{}, err
-		}
-	}
-	fmt.Fprintf(p, "%s: %d chains one at a time\n", name, cfg.Runs)
+// Serial makes n chains one at a time, pausing between them so each starts
+// on an idle system, and returns their hops and first-step delays.
+func (r *Raw) Serial(ctx context.Context, n int) (hops, firsts []time.Duration, err error) {
 	r.mu.Lock()
 	r.record, r.hops, r.firsts = true, nil, nil
 	r.mu.Unlock()
-	for range cfg.Runs {
+	defer func() {
+		r.mu.Lock()
+		r.record = false
+		hops, firsts = r.hops, r.firsts
+		r.mu.Unlock()
+	}()
+	for range n {
 		select {
 		case <-ctx.Done():
-			return Figures{}, ctx.Err()
+			return nil, nil, ctx.Err()
 		case <-time.After(idlePause):
 		}
 		if err := r.ChainOnce(ctx); err != nil {
-			return Figures{}, err
+			return nil, nil, err
 		}
 	}
-	r.mu.Lock()
-	r.record = false
-	hops, firsts := r.hops, r.firsts
-	r.mu.Unlock()
-	f := Figures{Hops: len(hops)}
-	f.HopP50, f.HopP99 = percentile(hops, 50), percentile(hops, 99)
-	f.FirstP50, f.FirstP99 = percentile(firsts, 50), percentile(firsts, 99)
-	fmt.Fprintf(p, "%s: hop p50 %s p99 %s, first step p50 %s\n", name, ms(f.HopP50), ms(f.HopP99), ms(f.FirstP50))
-	fmt.Fprintf(p, "%s: %d chains in flight for %s\n", name, cfg.Concurrency, cfg.Duration)
-	l, err := r.Saturate(ctx, cfg.Concurrency, cfg.Duration, func(l Load) {
-		fmt.Fprintf(p, "  %s %4.0fs: %d chains, %d steps (%.0f steps/s)\n", name, l.Elapsed.Seconds(), l.Runs, l.Steps, float64(l.Steps)/l.Elapsed.Seconds())
-	})
-	if err != nil {
-		return f, err
-	}
-	f.RunsPerSec = float64(l.Runs) / l.Elapsed.Seconds()
-	f.StepsPerSec = float64(l.Steps) / l.Elapsed.Seconds()
-	fmt.Fprintf(p, "%s: %.0f chains/s, %.0f steps/s\n", name, f.RunsPerSec, f.StepsPerSec)
-	return f, nil
+	return nil, nil, nil
 }
 
 // Saturate keeps conc chains in flight for d (closed loop) and counts the
