@@ -16,10 +16,14 @@ const maxCachedRuns = 10_000
 // the entry.
 type cachedRun struct {
 	version int64
-	slug    string // the pipeline's slug, which human tasks are filed under
-	g       *dag.Graph
-	st      *dag.RunState
-	enc     *dag.StateEncoder // remembers the encoding of st's outputs
+	// status is the run's stored status at version: an update that leaves
+	// it as is does not write it, so the store need not touch the indexes
+	// on it (SQLite rewrites an index whose column an UPDATE assigns).
+	status string
+	slug   string // the pipeline's slug, which human tasks are filed under
+	g      *dag.Graph
+	st     *dag.RunState
+	enc    *dag.StateEncoder // remembers the encoding of st's outputs
 	// buf held the state's last committed encoding, which nothing reads
 	// after the commit: the next decision encodes into it.
 	buf []byte

@@ -265,7 +265,7 @@ func (s *Scheduler) Submit(ctx context.Context, p *SubmitParams) (*state.Run, bo
 	if isNew {
 		if !st.Status.Terminal() {
 			// The first completion then needs no read and decode of the run.
-			s.runs.put(runID, &cachedRun{version: created.Version, g: g, st: st, slug: pc.slug, enc: enc})
+			s.runs.put(runID, &cachedRun{version: created.Version, status: created.Status, g: g, st: st, slug: pc.slug, enc: enc})
 		}
 		s.metrics.runs.WithLabelValues("submitted").Inc()
 		s.publishNow(ctx, u.Outbox)
@@ -339,7 +339,7 @@ func (s *Scheduler) loadRun(ctx context.Context, runID string) (c *cachedRun, ca
 	if err := json.Unmarshal(run.State, &st); err != nil {
 		return nil, false, fmt.Errorf("decoding run %s state: %w", runID, err)
 	}
-	return &cachedRun{version: run.Version, g: pc.g, st: &st, slug: pc.slug, enc: &dag.StateEncoder{}}, false, nil
+	return &cachedRun{version: run.Version, status: run.Status, g: pc.g, st: &st, slug: pc.slug, enc: &dag.StateEncoder{}}, false, nil
 }
 
 // applyBatch decides reqs in order on the run's state and commits the
@@ -433,7 +433,10 @@ func (s *Scheduler) applyBatch(ctx context.Context, runID string, reqs []*applyR
 			setAll(fmt.Errorf("encoding run state: %w", err))
 			return
 		}
-		u.State, u.Status, u.Error, u.Finished = raw, string(c.st.Status), c.st.Error, c.st.Status.Terminal()
+		u.State, u.Error, u.Finished = raw, c.st.Error, c.st.Status.Terminal()
+		if status := string(c.st.Status); status != c.status {
+			u.Status = status
+		}
 		claimForPublish(u.Outbox, time.Now())
 		version, err := s.commits.commit(ctx, u)
 		if err != nil {
@@ -450,7 +453,7 @@ func (s *Scheduler) applyBatch(ctx context.Context, runID string, reqs []*applyR
 		if c.st.Status.Terminal() {
 			s.runs.drop(runID)
 		} else {
-			c.version, c.buf = version, raw
+			c.version, c.buf, c.status = version, raw, string(c.st.Status)
 			s.runs.put(runID, c)
 		}
 		s.publishNow(ctx, u.Outbox)

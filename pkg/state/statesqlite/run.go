@@ -231,7 +231,11 @@ func (s *Store) runUpdateTx(st *txStmts, p *state.RunUpdateParams, now time.Time
 		run, err = scanRun(st.get(s.stmts.runUpdate).QueryRowContext(ctx, args...))
 	} else {
 		var res sql.Result
-		if res, err = st.get(s.stmts.runUpdateLite).ExecContext(ctx, args...); err == nil {
+		stmt := s.stmts.runUpdateLite
+		if p.Status == "" {
+			stmt, args = s.stmts.runUpdateKeepStatus, args[1:]
+		}
+		if res, err = st.get(stmt).ExecContext(ctx, args...); err == nil {
 			if n, rerr := res.RowsAffected(); rerr != nil {
 				err = rerr
 			} else if n == 0 {

@@ -13,7 +13,12 @@ import (
 // [sql.Tx.StmtContext], which reuses the connection's prepared statement.
 
 const runUpdateSetSQL = `UPDATE runs SET
-		status = coalesce(nullif(?, ''), status),
+		status = coalesce(nullif(?, ''), status),` + runUpdateRestSQL
+
+// runUpdateRestSQL is the update without the status: SQLite rewrites the
+// entries of every index on a column the UPDATE assigns, even to the same
+// value, and most decisions leave a run's status as it is.
+const runUpdateRestSQL = `
 		state = coalesce(?, state),
 		output = coalesce(?, output),
 		error = coalesce(nullif(?, ''), error),
@@ -28,6 +33,10 @@ const runUpdateSQL = runUpdateSetSQL + ` RETURNING ` + runCols
 // a temporary table, which doubled the cost of the hot statement, and the
 // batch caller needs only the new version (ExpectedVersion + 1).
 const runUpdateLiteSQL = runUpdateSetSQL
+
+// runUpdateKeepStatusSQL is runUpdateLiteSQL for an update whose Status is
+// empty (kept); it takes the same arguments but the first.
+const runUpdateKeepStatusSQL = `UPDATE runs SET` + runUpdateRestSQL
 
 const runInsertSQL = `INSERT INTO runs (` + runCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`
 
@@ -64,7 +73,7 @@ const runGetSQL = `SELECT ` + runCols + ` FROM runs WHERE id = ?`
 // stmts holds the prepared hot statements.
 type stmts struct {
 	// On the writer.
-	runInsert, runUpdate, runUpdateLite, runVersion, attemptUpsert, outboxInsert, outboxDelete, outboxClaim *sql.Stmt
+	runInsert, runUpdate, runUpdateLite, runUpdateKeepStatus, runVersion, attemptUpsert, outboxInsert, outboxDelete, outboxClaim *sql.Stmt
 	// On the readers (the writer for :memory:).
 	runGet *sql.Stmt
 }
@@ -78,6 +87,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.w, &s.stmts.runInsert, runInsertSQL},
 		{s.w, &s.stmts.runUpdate, runUpdateSQL},
 		{s.w, &s.stmts.runUpdateLite, runUpdateLiteSQL},
+		{s.w, &s.stmts.runUpdateKeepStatus, runUpdateKeepStatusSQL},
 		{s.w, &s.stmts.runVersion, runVersionSQL},
 		{s.w, &s.stmts.attemptUpsert, attemptUpsertSQL},
 		{s.w, &s.stmts.outboxInsert, outboxInsertSQL},
@@ -97,7 +107,7 @@ func (s *Store) prepare(ctx context.Context) error {
 func (s *Store) closeStmts() error {
 	var err error
 	for _, st := range []*sql.Stmt{
-		s.stmts.runInsert, s.stmts.runUpdate, s.stmts.runUpdateLite, s.stmts.runVersion, s.stmts.attemptUpsert, s.stmts.outboxInsert,
+		s.stmts.runInsert, s.stmts.runUpdate, s.stmts.runUpdateLite, s.stmts.runUpdateKeepStatus, s.stmts.runVersion, s.stmts.attemptUpsert, s.stmts.outboxInsert,
 		s.stmts.outboxDelete, s.stmts.outboxClaim, s.stmts.runGet,
 	} {
 		if st != nil {

@@ -419,6 +419,46 @@ func ExerciseBatch(t *testing.T, newStore NewStoreFunc) {
 		require.Equal(t, []string{"claimed2"}, ids(late))
 	})
 
+	t.Run("StatusKept", func(t *testing.T) {
+		// An empty Status keeps the stored one (and the run stays listed
+		// under it), whatever else the update writes.
+		t.Parallel()
+		b := setup(t)
+		ctx := t.Context()
+		run := insertRun(t, b, state.Run{Status: state.RunRunning, State: json.RawMessage(`{"v":0}`)})
+		versions, errs := b.batch.RunUpdateMany(ctx, []*state.RunUpdateParams{
+			{ID: run.ID, ExpectedVersion: 1, State: json.RawMessage(`{"v":1}`)},
+		})
+		require.NoError(t, errs[0])
+		require.Equal(t, int64(2), versions[0])
+		got, err := b.store.RunGet(ctx, run.ID)
+		require.NoError(t, err)
+		require.Equal(t, state.RunRunning, got.Status)
+		require.JSONEq(t, `{"v":1}`, string(got.State))
+		listed, _, err := b.store.RunList(ctx, &state.RunListParams{Status: state.RunRunning})
+		require.NoError(t, err)
+		require.Len(t, listed, 1)
+
+		versions, errs = b.batch.RunUpdateMany(ctx, []*state.RunUpdateParams{
+			{ID: run.ID, ExpectedVersion: 2, Status: state.RunCompleted, State: json.RawMessage(`{"v":2}`), Finished: true},
+			{ID: run.ID, ExpectedVersion: 3, Error: "late note"},
+		})
+		require.NoError(t, errs[0])
+		require.NoError(t, errs[1])
+		require.Equal(t, []int64{3, 4}, versions)
+		got, err = b.store.RunGet(ctx, run.ID)
+		require.NoError(t, err)
+		require.Equal(t, state.RunCompleted, got.Status)
+		require.JSONEq(t, `{"v":2}`, string(got.State))
+		require.NotNil(t, got.FinishedAt)
+		listed, _, err = b.store.RunList(ctx, &state.RunListParams{Status: state.RunRunning})
+		require.NoError(t, err)
+		require.Empty(t, listed)
+		listed, _, err = b.store.RunList(ctx, &state.RunListParams{Status: state.RunCompleted})
+		require.NoError(t, err)
+		require.Len(t, listed, 1)
+	})
+
 	t.Run("Empty", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
