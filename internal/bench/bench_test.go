@@ -37,6 +37,7 @@ func TestRunEmbeddedTiny(t *testing.T) {
 	require.Contains(t, out.String(), "fan-1-3-1")
 	require.Contains(t, out.String(), "engine/raw × floor")
 	require.Contains(t, progress.String(), "round 2/5", "engine and raw take turns")
+	require.NotEqual(t, rep.Rows[0].Raw.HopP50, rep.Rows[1].Raw.HopP50, "the fan-out's raw hop is a raw fan-out's")
 }
 
 func TestChainOnceDistributedNATS(t *testing.T) {

@@ -70,7 +70,10 @@ func RunTarget(ctx context.Context, cfg Config, t Target) (rows []Row, err error
 
 	ws := cfg.Workloads
 	eng := make([]phase, len(ws))
+	// rp is the raw chain; rawFan[j] the raw fan-out of workload j's width
+	// (fan-outs only), whose hops stand beside the workload's.
 	var rp phase
+	rawFan := make([]phase, len(ws))
 	for _, w := range ws {
 		if _, err := h.Serial(ctx, w, warmupRuns); err != nil {
 			return nil, fmt.Errorf("%s: warm-up: %w", w.Name, err)
@@ -101,7 +104,17 @@ func RunTarget(ctx context.Context, cfg Config, t Target) (rows []Row, err error
 			return nil, fmt.Errorf("raw: %w", err)
 		}
 		rp.hops, rp.firsts = append(rp.hops, hops...), append(rp.firsts, firsts...)
-		fmt.Fprintf(p, "  round %d/%d: hop p50 %s (raw %s)\n", i+1, cfg.Rounds, hopSummary(ws, eng), ms(percentile(rp.hops, 50)))
+		for j, w := range ws {
+			if w.Width == 0 {
+				continue
+			}
+			hops, err := raw.FanSerial(ctx, n, w.Width)
+			if err != nil {
+				return nil, fmt.Errorf("raw fan-out: %w", err)
+			}
+			rawFan[j].hops = append(rawFan[j].hops, hops...)
+		}
+		fmt.Fprintf(p, "  round %d/%d: hop p50 %s (raw chain %s)\n", i+1, cfg.Rounds, hopSummary(ws, eng), ms(percentile(rp.hops, 50)))
 	}
 
 	slice := cfg.Duration / time.Duration(cfg.Rounds)
@@ -125,9 +138,15 @@ func RunTarget(ctx context.Context, cfg Config, t Target) (rows []Row, err error
 
 	rf := rp.figures()
 	for j, w := range ws {
-		f := eng[j].figures()
-		fmt.Fprintf(p, "%s %s: %.0f steps/s, hop p50 %s (raw %.0f steps/s, %s)\n", t.Name, w.Name, f.StepsPerSec, ms(f.HopP50), rf.StepsPerSec, ms(rf.HopP50))
-		rows = append(rows, Row{Target: t.Name, Workload: w.Name, Engine: f, Raw: rf})
+		f, r := eng[j].figures(), rf
+		if w.Width > 0 {
+			// The same steps/s and first step as the raw chain; the hop of
+			// a raw fan-out of the same width.
+			ff := rawFan[j].figures()
+			r.HopP50, r.HopP99, r.Hops = ff.HopP50, ff.HopP99, ff.Hops
+		}
+		fmt.Fprintf(p, "%s %s: %.0f steps/s, hop p50 %s (raw %.0f steps/s, %s)\n", t.Name, w.Name, f.StepsPerSec, ms(f.HopP50), r.StepsPerSec, ms(r.HopP50))
+		rows = append(rows, Row{Target: t.Name, Workload: w.Name, Engine: f, Raw: r})
 	}
 	return rows, nil
 }

@@ -39,6 +39,7 @@ type Raw struct {
 	record bool
 	hops   []time.Duration
 	firsts []time.Duration
+	fanned map[string]int // fan-out id -> tasks not yet handled
 }
 
 type rawTask struct {
@@ -47,12 +48,15 @@ type rawTask struct {
 	// Prev is when the previous step ended (Unix ns), or when the chain was
 	// published for the first step.
 	Prev int64 `json:"prev"`
+	// Fan marks one of the parallel tasks of a raw fan-out, all published
+	// together at Prev; such a task publishes nothing.
+	Fan bool `json:"fan,omitempty"`
 }
 
 // OpenRaw opens t's broker on its own namespace (embedded targets start
 // their own in-process server) and subscribes the chain handler.
 func OpenRaw(ctx context.Context, t Target) (r *Raw, err error) {
-	r = &Raw{Target: t, prefix: uniquePrefix() + "_raw", tr: newTracker()}
+	r = &Raw{Target: t, prefix: uniquePrefix() + "_raw", tr: newTracker(), fanned: map[string]int{}}
 	defer func() {
 		if err != nil {
 			_ = r.Close()
@@ -129,6 +133,23 @@ func (r *Raw) handle(ctx context.Context, d queue.Delivery) {
 		_ = d.Term(ctx)
 		return
 	}
+	if t.Fan {
+		r.mu.Lock()
+		if r.record {
+			r.hops = append(r.hops, start.Sub(time.Unix(0, t.Prev)))
+		}
+		r.fanned[t.Chain]--
+		done := r.fanned[t.Chain] == 0
+		if done {
+			delete(r.fanned, t.Chain)
+		}
+		r.mu.Unlock()
+		if done {
+			r.tr.finished(t.Chain)
+		}
+		_ = d.Ack(context.WithoutCancel(ctx))
+		return
+	}
 	r.steps.Add(1)
 	r.mu.Lock()
 	if r.record {
@@ -168,6 +189,64 @@ func (r *Raw) ChainOnce(ctx context.Context) error {
 		return err
 	}
 	return r.tr.wait(ctx, id, runTimeout)
+}
+
+// FanOnce publishes width parallel tasks together, as the engine publishes
+// a fan-out's, and waits until all have been handled. A task's hop is from
+// just before the publish to its start.
+func (r *Raw) FanOnce(ctx context.Context, width int) error {
+	id := fmt.Sprintf("f%d", r.chain.Add(1))
+	r.mu.Lock()
+	r.fanned[id] = width
+	r.mu.Unlock()
+	prev := time.Now().UnixNano()
+	ms := make([]queue.Message, width)
+	for i := range ms {
+		body, err := json.Marshal(rawTask{Chain: id, Step: i, Prev: prev, Fan: true})
+		if err != nil {
+			return err
+		}
+		ms[i] = queue.Message{ID: fmt.Sprintf("raw.%s.%d", id, i), Queue: rawQueue, Body: body}
+	}
+	if bp, ok := r.broker.(queue.BatchPublisher); ok {
+		for _, err := range bp.PublishBatch(ctx, ms) {
+			if err != nil {
+				return err
+			}
+		}
+	} else {
+		for _, m := range ms {
+			if err := r.broker.Publish(ctx, m); err != nil {
+				return err
+			}
+		}
+	}
+	return r.tr.wait(ctx, id, runTimeout)
+}
+
+// FanSerial makes n raw fan-outs of width one at a time, pausing between
+// them, and returns their tasks' hops.
+func (r *Raw) FanSerial(ctx context.Context, n, width int) (hops []time.Duration, err error) {
+	r.mu.Lock()
+	r.record, r.hops = true, nil
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.record = false
+		hops = r.hops
+		r.mu.Unlock()
+	}()
+	for range n {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(idlePause):
+		}
+		if err := r.FanOnce(ctx, width); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
 }
 
 // Serial makes n chains one at a time, pausing between them so each starts

@@ -39,6 +39,7 @@ func (r *Report) Print(w io.Writer) error {
 	fmt.Fprintf(w, "ia bench: %s; %d serial runs per workload, %d runs in flight for %s, worker concurrency %d\n",
 		r.Started.Format("2006-01-02 15:04 MST"), c.Runs, c.Concurrency, c.Duration, c.WorkerConcurrency)
 	fmt.Fprintf(w, "raw = bare %d-step task chain on the same broker (publish → consume → publish next → ack), no store;\n", RawChainSteps)
+	fmt.Fprintf(w, "a fan-out's raw hop: as many bare tasks published together, from the publish to each one's start;\n")
 	fmt.Fprintf(w, "engine and raw take turns in %d rounds, so their ratio compares the same machine\n\n", c.Rounds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\tworkload\tmetric\tengine\traw\tengine/raw\t")

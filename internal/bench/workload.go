@@ -24,6 +24,9 @@ type Workload struct {
 	Final string // the step whose end ends the run's work
 	// Preds lists each non-start step's predecessors.
 	Preds map[string][]string
+	// Width is a fan-out's number of parallel steps; 0 for a chain. Its raw
+	// baseline for the hop is a raw fan-out of that width.
+	Width int
 }
 
 // Workloads returns the 10-step chain and the 1-50-1 fan-out.
@@ -49,7 +52,7 @@ func Chain(n int) Workload {
 
 // FanOut is head → width parallel steps → join.
 func FanOut(width int) Workload {
-	w := Workload{Name: fmt.Sprintf("fan-1-%d-1", width), Steps: width + 2, First: "head", Final: "join", Preds: map[string][]string{}}
+	w := Workload{Name: fmt.Sprintf("fan-1-%d-1", width), Steps: width + 2, First: "head", Final: "join", Preds: map[string][]string{}, Width: width}
 	stepsJSON := []map[string]any{{"id": "head", "step_class": NoopClass}, {"id": "join", "step_class": NoopClass}}
 	var paths []map[string]any
 	for i := 1; i <= width; i++ {
