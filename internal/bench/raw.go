@@ -208,17 +208,9 @@ func (r *Raw) FanOnce(ctx context.Context, width int) error {
 		}
 		ms[i] = queue.Message{ID: fmt.Sprintf("raw.%s.%d", id, i), Queue: rawQueue, Body: body}
 	}
-	if bp, ok := r.broker.(queue.BatchPublisher); ok {
-		for _, err := range bp.PublishBatch(ctx, ms) {
-			if err != nil {
-				return err
-			}
-		}
-	} else {
-		for _, m := range ms {
-			if err := r.broker.Publish(ctx, m); err != nil {
-				return err
-			}
+	for _, err := range queue.PublishAll(ctx, r.broker, ms) {
+		if err != nil {
+			return err
 		}
 	}
 	return r.tr.wait(ctx, id, runTimeout)
@@ -226,32 +218,20 @@ func (r *Raw) FanOnce(ctx context.Context, width int) error {
 
 // FanSerial makes n raw fan-outs of width one at a time, pausing between
 // them, and returns their tasks' hops.
-func (r *Raw) FanSerial(ctx context.Context, n, width int) (hops []time.Duration, err error) {
-	r.mu.Lock()
-	r.record, r.hops = true, nil
-	r.mu.Unlock()
-	defer func() {
-		r.mu.Lock()
-		r.record = false
-		hops = r.hops
-		r.mu.Unlock()
-	}()
-	for range n {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(idlePause):
-		}
-		if err := r.FanOnce(ctx, width); err != nil {
-			return nil, err
-		}
-	}
-	return nil, nil
+func (r *Raw) FanSerial(ctx context.Context, n, width int) ([]time.Duration, error) {
+	hops, _, err := r.serial(ctx, n, func(ctx context.Context) error { return r.FanOnce(ctx, width) })
+	return hops, err
 }
 
 // Serial makes n chains one at a time, pausing between them so each starts
 // on an idle system, and returns their hops and first-step delays.
 func (r *Raw) Serial(ctx context.Context, n int) (hops, firsts []time.Duration, err error) {
+	return r.serial(ctx, n, r.ChainOnce)
+}
+
+// serial calls once n times, pausing before each, and returns the hops and
+// first-step delays recorded meanwhile.
+func (r *Raw) serial(ctx context.Context, n int, once func(context.Context) error) (hops, firsts []time.Duration, err error) {
 	r.mu.Lock()
 	r.record, r.hops, r.firsts = true, nil, nil
 	r.mu.Unlock()
@@ -267,7 +247,7 @@ func (r *Raw) Serial(ctx context.Context, n int) (hops, firsts []time.Duration, 
 			return nil, nil, ctx.Err()
 		case <-time.After(idlePause):
 		}
-		if err := r.ChainOnce(ctx); err != nil {
+		if err := once(ctx); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -129,6 +130,31 @@ type Broker interface {
 // once (the tasks of a fan-out) uses it when its broker has it.
 type BatchPublisher interface {
 	PublishBatch(ctx context.Context, ms []Message) (errs []error)
+}
+
+// publishAllConcurrency bounds PublishAll's publishes in flight on a broker
+// without batches.
+const publishAllConcurrency = 32
+
+// PublishAll publishes ms together, so that the last does not wait for every
+// earlier acknowledgement: in one batch when b is a [BatchPublisher], else
+// concurrently. errs[i] is ms[i]'s outcome.
+func PublishAll(ctx context.Context, b Broker, ms []Message) (errs []error) {
+	if bp, ok := b.(BatchPublisher); ok {
+		return bp.PublishBatch(ctx, ms)
+	}
+	errs = make([]error, len(ms))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, publishAllConcurrency)
+	for i, m := range ms {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = b.Publish(ctx, m)
+		})
+	}
+	wg.Wait()
+	return errs
 }
 
 // ValidateQueue returns an error wrapping ErrInvalidQueue unless name is a

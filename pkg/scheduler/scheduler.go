@@ -503,20 +503,8 @@ func (s *Scheduler) publishNow(ctx context.Context, msgs []state.OutboxMessage) 
 	var (
 		done    []int64
 		delayed bool
-		mu      sync.Mutex
-		wg      sync.WaitGroup
+		due     []state.OutboxMessage
 	)
-	// record takes note of the outcome of m's publish.
-	record := func(m state.OutboxMessage, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil || m.Seq == 0 {
-			delayed = true // the relay publishes (again) and deletes it
-			return
-		}
-		done = append(done, m.Seq)
-	}
-	var due []state.OutboxMessage
 	for _, m := range msgs {
 		if m.ClaimedUntil.IsZero() {
 			delayed = true
@@ -524,32 +512,28 @@ func (s *Scheduler) publishNow(ctx context.Context, msgs []state.OutboxMessage) 
 			due = append(due, m)
 		}
 	}
-	// A fan-out's tasks go out together, so the last branch does not wait
-	// for every earlier acknowledgement: in one batch when the broker can,
-	// else concurrently. A single task is published on this goroutine.
-	bp, batch := s.cfg.Broker.(queue.BatchPublisher)
-	switch {
-	case len(due) == 1:
-		record(due[0], s.cfg.Broker.Publish(ctx, outboxQueueMessage(due[0])))
-	case len(due) > 1 && batch:
+	// A fan-out's tasks go out together (queue.PublishAll), so the last
+	// branch does not wait for every earlier acknowledgement. A single task
+	// is published on this goroutine.
+	errs := make([]error, len(due))
+	switch len(due) {
+	case 0:
+	case 1:
+		errs[0] = s.cfg.Broker.Publish(ctx, outboxQueueMessage(due[0]))
+	default:
 		qms := make([]queue.Message, len(due))
 		for i, m := range due {
 			qms[i] = outboxQueueMessage(m)
 		}
-		for i, err := range bp.PublishBatch(ctx, qms) {
-			record(due[i], err)
-		}
-	default:
-		sem := make(chan struct{}, 32)
-		for _, m := range due {
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				record(m, s.cfg.Broker.Publish(ctx, outboxQueueMessage(m)))
-			})
-		}
+		errs = queue.PublishAll(ctx, s.cfg.Broker, qms)
 	}
-	wg.Wait()
+	for i, m := range due {
+		if errs[i] != nil || m.Seq == 0 {
+			delayed = true // the relay publishes (again) and deletes it
+			continue
+		}
+		done = append(done, m.Seq)
+	}
 	s.metrics.published.Add(float64(len(done)))
 	if len(done) > 0 && !s.deleteLater(done) {
 		if err := s.cfg.Store.OutboxDelete(ctx, done); err != nil {

@@ -92,13 +92,12 @@ func Exercise(t *testing.T, newBroker func(t *testing.T) queue.Broker, opts ...O
 		requireOnlySentinelNext(t, bundle.b, bundle.q, ch)
 	})
 
-	t.Run("PublishBatch", func(t *testing.T) {
-		t.Parallel()
+	// publishTogether checks a publish of several messages at once: each
+	// gets its own outcome, a duplicate ID is a success delivered once,
+	// an invalid message fails alone.
+	publishTogether := func(t *testing.T, publishAll func(t *testing.T, b queue.Broker, ms []queue.Message) []error) {
+		t.Helper()
 		bundle := setup(t)
-		bp, ok := bundle.b.(queue.BatchPublisher)
-		if !ok {
-			t.Skipf("%T does not implement queue.BatchPublisher", bundle.b)
-		}
 		first := newMessage(bundle.q, "first")
 		publish(t, bundle.b, first)
 		dup := first
@@ -107,7 +106,7 @@ func Exercise(t *testing.T, newBroker func(t *testing.T) queue.Broker, opts ...O
 		for i := range 20 {
 			ms = append(ms, newMessage(bundle.q, fmt.Sprint(i)))
 		}
-		errs := bp.PublishBatch(t.Context(), ms)
+		errs := publishAll(t, bundle.b, ms)
 		require.Len(t, errs, len(ms))
 		require.NoError(t, errs[0], "a duplicate is a success")
 		require.ErrorIs(t, errs[1], queue.ErrInvalidQueue)
@@ -128,6 +127,25 @@ func Exercise(t *testing.T, newBroker func(t *testing.T) queue.Broker, opts ...O
 			require.Equal(t, string(m.Body), seen[m.ID])
 		}
 		requireOnlySentinelNext(t, bundle.b, bundle.q, ch)
+	}
+
+	t.Run("PublishBatch", func(t *testing.T) {
+		t.Parallel()
+		publishTogether(t, func(t *testing.T, b queue.Broker, ms []queue.Message) []error {
+			bp, ok := b.(queue.BatchPublisher)
+			if !ok {
+				t.Skipf("%T does not implement queue.BatchPublisher", b)
+			}
+			return bp.PublishBatch(t.Context(), ms)
+		})
+	})
+
+	t.Run("PublishAll", func(t *testing.T) {
+		// Batched where the broker can, concurrent publishes elsewhere.
+		t.Parallel()
+		publishTogether(t, func(t *testing.T, b queue.Broker, ms []queue.Message) []error {
+			return queue.PublishAll(t.Context(), b, ms)
+		})
 	})
 
 	t.Run("CompetingSubscribers", func(t *testing.T) {
