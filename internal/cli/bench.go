@@ -54,7 +54,7 @@ func newBenchCommand() *cobra.Command {
 	f.IntVar(&cfg.Runs, "runs", bench.DefaultRuns, "runs made one at a time per workload for the latency figures")
 	f.IntVar(&cfg.Concurrency, "concurrency", bench.DefaultConcurrency, "runs in flight in the saturated phase")
 	f.DurationVar(&cfg.Duration, "duration", bench.DefaultDuration, "length of each saturated phase")
-	f.IntVar(&cfg.Rounds, "rounds", bench.DefaultRounds, "slices each phase is split into, the engine and the raw chain taking turns")
+	f.IntVar(&cfg.Rounds, "rounds", bench.DefaultRounds, "slices each phase is split into, the engine and the raw chain taking turns (keep duration/rounds ≥ 1s)")
 	f.IntVar(&cfg.WorkerConcurrency, "worker-concurrency", bench.DefaultWorkerConcurrency, "worker concurrency per queue")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "embedded: keep the data in this directory, as ia dev does, instead of a temporary one as ia run does")
 	f.BoolVar(&cfg.LocalCompletions, "local-completions", false, "distributed: hand completions to the in-process scheduler, as one ia serve process does, instead of the events queue")
