@@ -13,6 +13,11 @@ type batchUpdater interface {
 	RunUpdateMany(ctx context.Context, ps []*state.RunUpdateParams) ([]int64, []error)
 }
 
+// batchWriter also lets new runs join a group commit.
+type batchWriter interface {
+	RunWriteMany(ctx context.Context, ws []state.RunWrite) []state.RunWriteResult
+}
+
 // committer groups the commits of concurrent Apply calls (on different
 // runs) into one store transaction: the first caller leads, commits every
 // update queued so far, hands the results out and passes the lead to the
@@ -23,6 +28,9 @@ type batchUpdater interface {
 type committer struct {
 	store state.Store
 	batch batchUpdater // nil: one RunUpdate per decision
+	// writer, when the store has it, commits run inserts with the
+	// decisions; nil: one RunInsert per new run.
+	writer batchWriter
 	// published are outbox rows already published, deleted by the next
 	// commit in the same transaction rather than in one of their own.
 	published published
@@ -34,8 +42,12 @@ type committer struct {
 }
 
 type commitReq struct {
-	u       *state.RunUpdateParams
+	u   *state.RunUpdateParams // or
+	ins *state.RunInsertParams
+	// Results: an update's version, an insert's run.
 	version int64
+	run     *state.Run
+	created bool
 	err     error
 	ready   chan struct{}
 	// batch is set when the request leads: the requests it commits.
@@ -47,7 +59,19 @@ const commitTimeout = 30 * time.Second
 func newCommitter(st state.Store, maxLeaders int) *committer {
 	c := &committer{store: st, maxLeaders: max(maxLeaders, 1)}
 	c.batch, _ = st.(batchUpdater)
+	if c.batch != nil {
+		c.writer, _ = st.(batchWriter)
+	}
 	return c
+}
+
+// insert inserts a new run, in the next group commit when the store can.
+func (c *committer) insert(ctx context.Context, p *state.RunInsertParams) (*state.Run, bool, error) {
+	if c.writer == nil {
+		return c.store.RunInsert(ctx, p)
+	}
+	r := c.enqueue(ctx, &commitReq{ins: p, ready: make(chan struct{}, 1)})
+	return r.run, r.created, r.err
 }
 
 // commit returns the run's new version.
@@ -61,7 +85,13 @@ func (c *committer) commit(ctx context.Context, u *state.RunUpdateParams) (int64
 		}
 		return run.Version, nil
 	}
-	r := &commitReq{u: u, ready: make(chan struct{}, 1)}
+	r := c.enqueue(ctx, &commitReq{u: u, ready: make(chan struct{}, 1)})
+	return r.version, r.err
+}
+
+// enqueue queues r and returns it once a group commit has carried it,
+// leading that commit when no other leader is free.
+func (c *committer) enqueue(ctx context.Context, r *commitReq) *commitReq {
 	c.mu.Lock()
 	c.pending = append(c.pending, r)
 	lead := c.leaders < c.maxLeaders
@@ -73,25 +103,16 @@ func (c *committer) commit(ctx context.Context, u *state.RunUpdateParams) (int64
 	if !lead {
 		<-r.ready // a result, or the lead with its batch (set before the send)
 		if r.batch == nil {
-			return r.version, r.err
+			return r
 		}
 	}
 	reqs := r.batch
 	// The batch outlives the leader's own cancellation: it commits for
 	// every waiter.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
-	ps := make([]*state.RunUpdateParams, len(reqs))
-	for i, q := range reqs {
-		ps[i] = q.u
-	}
-	c.attachDeletes(ps[0])
-	versions, errs := c.batch.RunUpdateMany(bctx, ps)
+	c.flush(bctx, reqs)
 	cancel()
-	if errs[0] != nil {
-		c.published.add(ps[0].OutboxDelete) // not deleted: try again later
-	}
-	for i, q := range reqs {
-		q.version, q.err = versions[i], errs[i]
+	for _, q := range reqs {
 		if q != r {
 			q.ready <- struct{}{}
 		}
@@ -108,7 +129,45 @@ func (c *committer) commit(ctx context.Context, u *state.RunUpdateParams) (int64
 		c.leaders--
 	}
 	c.mu.Unlock()
-	return r.version, r.err
+	return r
+}
+
+// flush commits reqs in one transaction and sets each one's result. The
+// published rows waiting for deletion ride with the first update.
+func (c *committer) flush(ctx context.Context, reqs []*commitReq) {
+	first := -1
+	inserts := false
+	for i, q := range reqs {
+		if q.u != nil && first < 0 {
+			first = i
+		}
+		inserts = inserts || q.ins != nil
+	}
+	if first >= 0 {
+		c.attachDeletes(reqs[first].u)
+	}
+	if !inserts {
+		ps := make([]*state.RunUpdateParams, len(reqs))
+		for i, q := range reqs {
+			ps[i] = q.u
+		}
+		versions, errs := c.batch.RunUpdateMany(ctx, ps)
+		for i, q := range reqs {
+			q.version, q.err = versions[i], errs[i]
+		}
+	} else {
+		ws := make([]state.RunWrite, len(reqs))
+		for i, q := range reqs {
+			ws[i] = state.RunWrite{Insert: q.ins, Update: q.u}
+		}
+		res := c.writer.RunWriteMany(ctx, ws)
+		for i, q := range reqs {
+			q.version, q.run, q.created, q.err = res[i].Version, res[i].Run, res[i].Created, res[i].Err
+		}
+	}
+	if first >= 0 && reqs[first].err != nil {
+		c.published.add(reqs[first].u.OutboxDelete) // not deleted: try again later
+	}
 }
 
 // takeLocked takes every pending request as a batch; c.mu is held.

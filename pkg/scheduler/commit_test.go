@@ -77,3 +77,61 @@ func TestCommitterConcurrency(t *testing.T) {
 		})
 	}
 }
+
+// slowWriter is a slowBatch that also takes run inserts.
+type slowWriter struct {
+	slowBatch
+	writes atomic.Int32
+}
+
+func (w *slowWriter) RunWriteMany(ctx context.Context, ws []state.RunWrite) []state.RunWriteResult {
+	w.writes.Add(1)
+	var ps []*state.RunUpdateParams
+	for _, x := range ws {
+		if x.Update != nil {
+			ps = append(ps, x.Update)
+		}
+	}
+	versions, errs := w.RunUpdateMany(ctx, ps)
+	res := make([]state.RunWriteResult, len(ws))
+	j := 0
+	for i, x := range ws {
+		if x.Insert != nil {
+			r := x.Insert.Run
+			r.Version = 1
+			res[i] = state.RunWriteResult{Run: &r, Created: true}
+			continue
+		}
+		res[i] = state.RunWriteResult{Version: versions[j], Err: errs[j]}
+		j++
+	}
+	return res
+}
+
+// TestCommitterGroupsInserts: new runs ride in the decisions' group
+// commits, and each caller gets its own outcome.
+func TestCommitterGroupsInserts(t *testing.T) {
+	t.Parallel()
+	fake := &slowWriter{}
+	c := &committer{batch: fake, writer: fake, maxLeaders: 1}
+	const callers = 40
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() {
+			if i%2 == 0 {
+				run, created, err := c.insert(t.Context(), &state.RunInsertParams{Run: state.Run{ID: fmt.Sprint("new-", i)}})
+				require.NoError(t, err)
+				require.True(t, created)
+				require.Equal(t, fmt.Sprint("new-", i), run.ID)
+				return
+			}
+			v, err := c.commit(t.Context(), &state.RunUpdateParams{ID: fmt.Sprint("run-", i), ExpectedVersion: int64(i)})
+			require.NoError(t, err)
+			require.Equal(t, int64(i+1), v)
+		})
+	}
+	wg.Wait()
+	require.Less(t, fake.batches.Load(), int32(callers), "writes were grouped") // RunWriteMany counts there too
+	require.Positive(t, fake.writes.Load(), "inserts went through RunWriteMany")
+	require.Zero(t, c.leaders)
+}

@@ -258,7 +258,7 @@ func (s *Scheduler) Submit(ctx context.Context, p *SubmitParams) (*state.Run, bo
 		Output: u.Output, Error: u.Error,
 	}
 	claimForPublish(u.Outbox, time.Now())
-	created, isNew, err := s.cfg.Store.RunInsert(ctx, &state.RunInsertParams{Run: run, Outbox: u.Outbox, Attempts: u.Attempts, HumanTasks: u.HumanTasks})
+	created, isNew, err := s.commits.insert(ctx, &state.RunInsertParams{Run: run, Outbox: u.Outbox, Attempts: u.Attempts, HumanTasks: u.HumanTasks})
 	if err != nil {
 		return nil, false, fmt.Errorf("scheduler: inserting run: %w", err)
 	}

@@ -22,3 +22,38 @@ type BatchUpdater interface {
 	// entries; versions[i] is 0 exactly when errs[i] is non-nil.
 	RunUpdateMany(ctx context.Context, ps []*RunUpdateParams) (versions []int64, errs []error)
 }
+
+// BatchWriter is implemented by stores that can also insert runs in a group commit.
+//
+// A new run then shares the transaction of the decisions committed with it
+// instead of paying one of its own: on SQLite a run insert alone cost as
+// much as a group of several decisions (docs/benchmarks.md).
+type BatchWriter interface {
+	BatchUpdater
+	// RunWriteMany applies ws in order in one transaction: each insert with
+	// exactly RunInsert's semantics (an idempotency key that finds a run,
+	// also one inserted earlier in the same batch, returns it with Created
+	// false), each update with RunUpdateMany's. A write that is refused (an
+	// update's ErrConflict or ErrNotFound, an insert that breaks a
+	// constraint) writes nothing and does not stop the others; a transport
+	// error fails every write and leaves every Seq zero. The result has
+	// len(ws) entries.
+	RunWriteMany(ctx context.Context, ws []RunWrite) []RunWriteResult
+}
+
+// RunWrite is one write of a group commit: exactly one of Insert and Update is set.
+type RunWrite struct {
+	Insert *RunInsertParams
+	Update *RunUpdateParams
+}
+
+// RunWriteResult is the outcome of one RunWrite.
+type RunWriteResult struct {
+	// Run is the inserted (or, with Created false, the existing) run of an
+	// insert; nil for an update.
+	Run     *Run
+	Created bool
+	// Version is an update's new version.
+	Version int64
+	Err     error
+}

@@ -42,10 +42,71 @@ func (s *Store) RunUpdateMany(ctx context.Context, ps []*state.RunUpdateParams) 
 		err = fmt.Errorf("statesqlite: RunUpdateMany: %w", s.interpret(err))
 		for i, p := range ps {
 			versions[i], errs[i] = 0, err
-			for j := range p.Outbox {
-				p.Outbox[j].Seq = 0
-			}
+			resetSeqs(state.RunWrite{Update: p})
 		}
 	}
 	return versions, errs
+}
+
+var _ state.BatchWriter = (*Store)(nil)
+
+// RunWriteMany implements [state.BatchWriter]: RunUpdateMany with run
+// inserts among the updates, all in one write transaction.
+func (s *Store) RunWriteMany(ctx context.Context, ws []state.RunWrite) []state.RunWriteResult {
+	res := make([]state.RunWriteResult, len(ws))
+	if len(ws) == 0 {
+		return res
+	}
+	now := nowUS()
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		st := newTxStmts(ctx, tx)
+		for i, w := range ws {
+			switch {
+			case w.Insert != nil:
+				run, created, failed, err := s.runInsertTx(st, withDefaults(w.Insert, now), w.Insert, now)
+				if err != nil {
+					return fmt.Errorf("run insert: %w", err)
+				}
+				if failed != nil {
+					res[i].Err = fmt.Errorf("statesqlite: RunWriteMany: %w", s.interpret(failed))
+					continue
+				}
+				res[i].Run, res[i].Created = run, created
+			case w.Update != nil:
+				run, failed, err := s.runUpdateTx(st, w.Update, now, false)
+				if err != nil {
+					return fmt.Errorf("run %s: %w", w.Update.ID, err)
+				}
+				if failed != nil {
+					res[i].Err = fmt.Errorf("statesqlite: RunWriteMany: %w", s.interpret(failed))
+					continue
+				}
+				res[i].Version = run.Version
+			default:
+				res[i].Err = fmt.Errorf("statesqlite: RunWriteMany: write %d has neither Insert nor Update", i)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		err = fmt.Errorf("statesqlite: RunWriteMany: %w", s.interpret(err))
+		for i, w := range ws {
+			res[i] = state.RunWriteResult{Err: err}
+			resetSeqs(w)
+		}
+	}
+	return res
+}
+
+// resetSeqs zeroes the Seqs a rolled-back transaction had set.
+func resetSeqs(w state.RunWrite) {
+	var ms []state.OutboxMessage
+	if w.Insert != nil {
+		ms = w.Insert.Outbox
+	} else if w.Update != nil {
+		ms = w.Update.Outbox
+	}
+	for j := range ms {
+		ms[j].Seq = 0
+	}
 }

@@ -49,3 +49,38 @@ func BenchmarkRunUpdate(b *testing.B) {
 func BenchmarkRunUpdateMany(b *testing.B) {
 	statetest.BenchRunUpdateMany(b, fileStore(b))
 }
+
+// BenchmarkChainCommits measures the store's share of an embedded chain
+// step (see statetest.BenchChainCommits) on a database like `ia run`'s, with
+// new runs in the decisions' group commit and, for comparison, on their own.
+func BenchmarkChainCommits(b *testing.B) {
+	open := func(b *testing.B) *statesqlite.Store {
+		s, err := statesqlite.New(b.Context(), statesqlite.Config{Path: filepath.Join(b.TempDir(), "ia.db"), NoSync: true})
+		require.NoError(b, err)
+		b.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	b.Run("grouped", func(b *testing.B) { statetest.BenchChainCommits(b, open(b)) })
+	b.Run("inserts-alone", func(b *testing.B) {
+		s := open(b)
+		statetest.BenchChainCommits(b, struct {
+			state.Store
+			state.BatchUpdater
+		}{s, s})
+	})
+}
+
+func TestRunWriteManyFile(t *testing.T) {
+	t.Parallel()
+	statetest.ExerciseBatchWriter(t, func(t *testing.T) state.Store { return fileStore(t) })
+}
+
+func TestRunWriteManyMemory(t *testing.T) {
+	t.Parallel()
+	statetest.ExerciseBatchWriter(t, func(t *testing.T) state.Store {
+		s, err := statesqlite.New(t.Context(), statesqlite.Config{})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	})
+}

@@ -38,6 +38,65 @@ func scanRun(row scanner) (*state.Run, error) {
 // RunInsert implements [state.Store]. An empty Run.ID gets a UUID, an empty
 // Status RunPending; Version starts at 1.
 func (s *Store) RunInsert(ctx context.Context, p *state.RunInsertParams) (*state.Run, bool, error) {
+	now := nowUS()
+	r := withDefaults(p, now)
+	var (
+		out     *state.Run
+		created bool
+	)
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		run, isNew, failed, err := s.runInsertTx(newTxStmts(ctx, tx), r, p, now)
+		if err == nil {
+			err = failed
+		}
+		out, created = run, isNew
+		return err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("statesqlite: RunInsert: %w", s.interpret(err))
+	}
+	return out, created, nil
+}
+
+// runInsertTx inserts r (p.Run with its defaults set) and p's first
+// decision in st's transaction, or returns the run r's idempotency key
+// already names with created false. failed reports why this insert alone was
+// refused (a constraint on the run row, which SQLite undoes by itself);
+// err fails the whole transaction.
+func (s *Store) runInsertTx(st *txStmts, r state.Run, p *state.RunInsertParams, now time.Time) (run *state.Run, created bool, failed, err error) {
+	ctx := st.ctx
+	if r.IdempotencyKey != "" {
+		existing, err := scanRun(st.tx.QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE idempotency_key = ?`, r.IdempotencyKey))
+		if err == nil {
+			return existing, false, nil, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, false, nil, err
+		}
+	}
+	if _, err := st.get(s.stmts.runInsert).ExecContext(ctx,
+		r.ID, r.PipelineVersionID, r.PipelineSlug, r.Status, jsonArg(r.Input), jsonArg(r.Output), r.Error,
+		r.Priority, r.IdempotencyKey, r.CreatedBy, jsonArg(r.State), micro(r.CreatedAt), micro(now), microPtr(r.FinishedAt)); err != nil {
+		if isConstraint(err) {
+			return nil, false, fmt.Errorf("run %s: %w", r.ID, err), nil
+		}
+		return nil, false, nil, err
+	}
+	if err := s.insertOutbox(st, r.ID, p.Outbox, now); err != nil {
+		return nil, false, nil, err
+	}
+	if err := s.upsertAttempts(st, r.ID, p.Attempts); err != nil {
+		return nil, false, nil, err
+	}
+	if err := upsertHumanTasks(ctx, st.tx, r.ID, p.HumanTasks, now); err != nil {
+		return nil, false, nil, err
+	}
+	return insertedRun(r, now), true, nil, nil
+}
+
+// withDefaults is p.Run as RunInsert stores it: an empty ID gets a UUID,
+// an empty Status RunPending, a zero CreatedAt now.
+func withDefaults(p *state.RunInsertParams, now time.Time) state.Run {
 	r := p.Run
 	if r.ID == "" {
 		r.ID = uuid.NewString()
@@ -45,48 +104,10 @@ func (s *Store) RunInsert(ctx context.Context, p *state.RunInsertParams) (*state
 	if r.Status == "" {
 		r.Status = state.RunPending
 	}
-	now := nowUS()
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = now
 	}
-	var (
-		out     *state.Run
-		created bool
-	)
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		if r.IdempotencyKey != "" {
-			existing, err := scanRun(tx.QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE idempotency_key = ?`, r.IdempotencyKey))
-			if err == nil {
-				out = existing
-				return nil
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-		}
-		st := newTxStmts(ctx, tx)
-		if _, err := st.get(s.stmts.runInsert).ExecContext(st.ctx,
-			r.ID, r.PipelineVersionID, r.PipelineSlug, r.Status, jsonArg(r.Input), jsonArg(r.Output), r.Error,
-			r.Priority, r.IdempotencyKey, r.CreatedBy, jsonArg(r.State), micro(r.CreatedAt), micro(now), microPtr(r.FinishedAt)); err != nil {
-			return err
-		}
-		run := insertedRun(r, now)
-		if err := s.insertOutbox(st, r.ID, p.Outbox, now); err != nil {
-			return err
-		}
-		if err := s.upsertAttempts(st, r.ID, p.Attempts); err != nil {
-			return err
-		}
-		if err := upsertHumanTasks(ctx, tx, r.ID, p.HumanTasks, now); err != nil {
-			return err
-		}
-		out, created = run, true
-		return nil
-	})
-	if err != nil {
-		return nil, false, fmt.Errorf("statesqlite: RunInsert: %w", s.interpret(err))
-	}
-	return out, created, nil
+	return r
 }
 
 // insertedRun is the row RunInsert wrote for r at now, as RunGet would read

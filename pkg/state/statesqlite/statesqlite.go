@@ -15,7 +15,8 @@ import (
 	"time"
 	"unsafe"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/ia-modules/ia-go/pkg/state"
 )
@@ -179,6 +180,13 @@ func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// isConstraint reports a constraint violation: SQLite undoes the failing
+// statement alone, and the transaction may go on.
+func isConstraint(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
 }
 
 func isUnique(err error) bool {
