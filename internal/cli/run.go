@@ -56,10 +56,14 @@ func newRunCommand() *cobra.Command {
 				ctx, cancel = context.WithTimeout(ctx, timeout)
 				defer cancel()
 			}
+			commitDelay, err := commitDelayEnv()
+			if err != nil {
+				return &ExitError{Code: ExitUsage, Err: err}
+			}
 			eng, err := engine.Open(ctx, engine.Config{
 				DatabaseURL: firstNonEmpty(dbURL, os.Getenv("IA_DATABASE_URL")), QueueURL: firstNonEmpty(queueURL, os.Getenv("IA_QUEUE_URL")),
 				DataDir: dataDir, Python: python, PythonPaths: pythonPaths, Scheduler: true, Worker: !remote,
-				Prefix: firstNonEmpty(prefix, os.Getenv("IA_PREFIX")),
+				Prefix: firstNonEmpty(prefix, os.Getenv("IA_PREFIX")), CommitDelay: commitDelay,
 			})
 			if err != nil {
 				return &ExitError{Code: ExitFailure, Err: err}
@@ -341,4 +345,18 @@ func runResult(run *state.Run, attempts []state.StepAttempt) runSummary {
 		r.Steps[a.StepID] = s
 	}
 	return r
+}
+
+// commitDelayEnv reads IA_COMMIT_DELAY (engine.Config.CommitDelay); unset
+// is 0, the engine's default.
+func commitDelayEnv() (time.Duration, error) {
+	v := os.Getenv("IA_COMMIT_DELAY")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("IA_COMMIT_DELAY: %w", err)
+	}
+	return d, nil
 }

@@ -52,7 +52,13 @@ func runAPI(ctx context.Context, o serveOptions) error {
 	} else {
 		hot = statemem.New(statemem.Config{})
 	}
-	sched, err := scheduler.New(scheduler.Config{Store: eng.Store, Broker: eng.Broker, Hot: hot, Registry: eng.Registry, Registerer: reg})
+	delay, err := commitDelayEnv()
+	if err != nil {
+		_ = eng.Close(context.WithoutCancel(ctx))
+		return err
+	}
+	sched, err := scheduler.New(scheduler.Config{Store: eng.Store, Broker: eng.Broker, Hot: hot, Registry: eng.Registry, Registerer: reg,
+		CommitDelay: engine.CommitDelayFor(eng.Store, delay)})
 	if err != nil {
 		return err
 	}

@@ -71,7 +71,9 @@ func (e *StateEncoder) Append(b []byte, st *RunState) ([]byte, error) {
 		e.outputs = make([]jsonCache, len(st.Steps))
 	}
 	if need := e.last + 256; cap(b)-len(b) < need {
-		b = append(make([]byte, 0, len(b)+need), b...)
+		// Twice what the last state took: a run's state grows by a step's
+		// entry per decision, and its buffer is reused from one to the next.
+		b = append(make([]byte, 0, len(b)+2*need), b...)
 	}
 	start := len(b)
 	b = append(b, `{"run_id":`...)

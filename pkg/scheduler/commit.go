@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ia-modules/ia-go/pkg/state"
@@ -39,7 +40,17 @@ type committer struct {
 	pending    []*commitReq
 	leaders    int
 	maxLeaders int
+
+	// delay, siblings: see Config.CommitDelay. last is the size of the
+	// latest group.
+	delay    time.Duration
+	siblings int
+	last     atomic.Int64
 }
+
+// gatherFull is a group big enough not to wait for more: beyond it the
+// per-decision cost of a SQLite commit hardly falls.
+const gatherFull = 48
 
 type commitReq struct {
 	u   *state.RunUpdateParams // or
@@ -56,8 +67,8 @@ type commitReq struct {
 
 const commitTimeout = 30 * time.Second
 
-func newCommitter(st state.Store, maxLeaders int) *committer {
-	c := &committer{store: st, maxLeaders: max(maxLeaders, 1)}
+func newCommitter(st state.Store, maxLeaders int, delay time.Duration, siblings int) *committer {
+	c := &committer{store: st, maxLeaders: max(maxLeaders, 1), delay: delay, siblings: siblings}
 	c.batch, _ = st.(batchUpdater)
 	if c.batch != nil {
 		c.writer, _ = st.(batchWriter)
@@ -106,6 +117,15 @@ func (c *committer) enqueue(ctx context.Context, r *commitReq) *commitReq {
 			return r
 		}
 	}
+	if c.delay > 0 && len(r.batch) < gatherFull && c.last.Load() >= int64(c.siblings) {
+		// Busy: let more decisions join. The waiters' workers are blocked
+		// meanwhile, but the other runs keep the CPU busy.
+		time.Sleep(c.delay)
+		c.mu.Lock()
+		r.batch = append(r.batch, c.takeLocked()...)
+		c.mu.Unlock()
+	}
+	c.last.Store(int64(len(r.batch)))
 	reqs := r.batch
 	// The batch outlives the leader's own cancellation: it commits for
 	// every waiter.

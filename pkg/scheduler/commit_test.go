@@ -135,3 +135,90 @@ func TestCommitterGroupsInserts(t *testing.T) {
 	require.Positive(t, fake.writes.Load(), "inserts went through RunWriteMany")
 	require.Zero(t, c.leaders)
 }
+
+// sizedBatch records the size of every group commit.
+type sizedBatch struct {
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (b *sizedBatch) RunUpdateMany(_ context.Context, ps []*state.RunUpdateParams) ([]int64, []error) {
+	b.mu.Lock()
+	b.sizes = append(b.sizes, len(ps))
+	b.mu.Unlock()
+	versions := make([]int64, len(ps))
+	for i, p := range ps {
+		versions[i] = p.ExpectedVersion + 1
+	}
+	return versions, make([]error, len(ps))
+}
+
+// TestCommitterDelay: a busy committer (last group at least CommitSiblings)
+// waits CommitDelay for more decisions; an idle one commits a lone
+// decision at once.
+func TestCommitterDelay(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		last  int64
+		sizes []int
+	}{
+		{"busy", 4, []int{4}},
+		{"idle", 1, []int{1, 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fake := &sizedBatch{}
+			c := newCommitter(nil, 1, 300*time.Millisecond, 2)
+			c.batch = fake
+			c.last.Store(tc.last)
+			gate := make(chan struct{})
+			if tc.name == "idle" {
+				// Hold the lone decision's group until the others have
+				// queued: had it waited, they would have joined it.
+				c.batch = gatedBatch{fake, gate}
+			}
+			var wg sync.WaitGroup
+			commit := func(i int) {
+				wg.Go(func() {
+					v, err := c.commit(t.Context(), &state.RunUpdateParams{ID: fmt.Sprint("run-", i), ExpectedVersion: int64(i)})
+					require.NoError(t, err)
+					require.Equal(t, int64(i+1), v)
+				})
+			}
+			commit(0)
+			require.Eventually(t, func() bool {
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				return c.leaders == 1
+			}, time.Second, time.Millisecond)
+			for i := 1; i <= 3; i++ {
+				commit(i)
+			}
+			require.Eventually(t, func() bool {
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				return len(c.pending) == 3 || tc.name == "busy"
+			}, time.Second, time.Millisecond)
+			close(gate)
+			wg.Wait()
+			require.Equal(t, tc.sizes, fake.sizes)
+		})
+	}
+}
+
+// gatedBatch lets its first group through and holds the others until gate closes.
+type gatedBatch struct {
+	*sizedBatch
+	gate chan struct{}
+}
+
+func (g gatedBatch) RunUpdateMany(ctx context.Context, ps []*state.RunUpdateParams) ([]int64, []error) {
+	g.mu.Lock()
+	first := len(g.sizes) == 0
+	g.mu.Unlock()
+	if first {
+		<-g.gate
+	}
+	return g.sizedBatch.RunUpdateMany(ctx, ps)
+}

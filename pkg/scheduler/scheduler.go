@@ -58,6 +58,16 @@ type Config struct {
 	// 1, which SQLite's single writer needs; a Postgres server bound by its
 	// fsync rather than its CPU may do better with a few.
 	CommitConcurrency int
+	// CommitDelay, when positive, is how long a group commit waits for more
+	// decisions before it starts, as Postgres's commit_delay: only when the
+	// previous group carried at least CommitSiblings decisions (a busy
+	// scheduler), so that a lone decision never waits. On SQLite a group of
+	// 48 decisions costs ~40 % less per decision than one of 6
+	// (docs/benchmarks.md). Default 0: no wait.
+	CommitDelay time.Duration
+	// CommitSiblings is the previous group's size from which CommitDelay
+	// applies; default 2.
+	CommitSiblings int
 	// InlineLimit: step inputs larger than this many bytes travel as blobs.
 	InlineLimit int
 	ID          string
@@ -107,7 +117,7 @@ func New(cfg Config) (*Scheduler, error) {
 	}
 	return &Scheduler{
 		cfg: cfg, log: log.With("component", "scheduler", "scheduler_id", cfg.ID),
-		metrics: newMetrics(cfg.Registerer), graphs: map[string]compiled{}, runs: newRunLocks(), commits: newCommitter(cfg.Store, cfg.CommitConcurrency), kick: make(chan struct{}, 1), delKick: make(chan struct{}, 1),
+		metrics: newMetrics(cfg.Registerer), graphs: map[string]compiled{}, runs: newRunLocks(), commits: newCommitter(cfg.Store, cfg.CommitConcurrency, cfg.CommitDelay, cmp.Or(cfg.CommitSiblings, 2)), kick: make(chan struct{}, 1), delKick: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -465,7 +475,11 @@ func (s *Scheduler) applyBatch(ctx context.Context, runID string, reqs []*applyR
 				if ev.Type == dag.EventStepFailed {
 					kind = "step_failed"
 				}
-				s.publishLive(ctx, runID, ev.StepID, kind, map[string]any{"attempt": ev.Attempt, "iteration": ev.Iteration, "error": ev.Error})
+				errJSON := []byte("null")
+				if ev.Error != nil {
+					errJSON, _ = json.Marshal(ev.Error)
+				}
+				s.publishLive(ctx, runID, ev.StepID, kind, stepData(ev.Attempt, ev.Iteration, "error", errJSON))
 			}
 			s.live(ctx, runID, acts[i])
 		}
@@ -698,7 +712,7 @@ func (s *Scheduler) live(ctx context.Context, runID string, acts []dag.Action) {
 	for _, a := range acts {
 		switch a.Kind {
 		case dag.ActionStartStep:
-			s.publishLive(ctx, runID, a.StepID, "step_started", map[string]any{"attempt": a.Attempt, "iteration": a.Iteration, "delay_ms": a.Delay.Milliseconds()})
+			s.publishLive(ctx, runID, a.StepID, "step_started", stepData(a.Attempt, a.Iteration, "delay_ms", strconv.AppendInt(nil, a.Delay.Milliseconds(), 10)))
 		case dag.ActionSkipStep:
 			s.publishLive(ctx, runID, a.StepID, "step_skipped", map[string]any{"reason": a.Reason})
 		case dag.ActionWaitHuman:
@@ -711,11 +725,28 @@ func (s *Scheduler) live(ctx context.Context, runID string, acts []dag.Action) {
 	}
 }
 
-func (s *Scheduler) publishLive(ctx context.Context, runID, stepID, typ string, data map[string]any) {
+// stepData is the data of a live event about an attempt,
+// {"attempt":A,"<key>":<val>,"iteration":I}: what json.Marshal gives for
+// the map (keys sorted; key sorts between the two), without reflection,
+// for the two events of every step.
+func stepData(attempt, iteration int, key string, val []byte) json.RawMessage {
+	b := make([]byte, 0, 48+len(key)+len(val))
+	b = strconv.AppendInt(append(b, `{"attempt":`...), int64(attempt), 10)
+	b = append(append(append(append(b, `,"`...), key...), `":`...), val...)
+	b = strconv.AppendInt(append(b, `,"iteration":`...), int64(iteration), 10)
+	return append(b, '}')
+}
+
+// publishLive publishes a live event; data is a map to encode or, already
+// encoded, a json.RawMessage.
+func (s *Scheduler) publishLive(ctx context.Context, runID, stepID, typ string, data any) {
 	if s.cfg.Hot == nil {
 		return
 	}
-	raw, _ := json.Marshal(data)
+	raw, ok := data.(json.RawMessage)
+	if !ok {
+		raw, _ = json.Marshal(data)
+	}
 	if err := s.cfg.Hot.EventPublish(ctx, state.Event{RunID: runID, StepID: stepID, Type: typ, Data: raw}); err != nil {
 		s.log.DebugContext(ctx, "scheduler: live event dropped", "run_id", runID, "step_id", stepID, "error", err)
 	}
