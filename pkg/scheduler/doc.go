@@ -11,4 +11,11 @@
 // commit, so a crash between commit and publish re-publishes and never loses
 // a task. Delayed starts (retry backoff, loop delays) are outbox messages
 // with a due time.
+//
+// # Group commit
+//
+// Decisions on different runs that are ready at the same time share one
+// store transaction, and so do new runs when the store can (the
+// state.BatchUpdater and state.BatchWriter capabilities). Under load a
+// group may wait Config.CommitDelay for more; a lone decision never waits.
 package scheduler

@@ -14,12 +14,7 @@ import (
 
 func TestRunUpdateManyMemory(t *testing.T) {
 	t.Parallel()
-	statetest.ExerciseBatch(t, func(t *testing.T) state.Store {
-		s, err := statesqlite.New(t.Context(), statesqlite.Config{})
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	})
+	statetest.ExerciseBatch(t, memStore)
 }
 
 func TestRunUpdateManyFile(t *testing.T) {
@@ -77,10 +72,5 @@ func TestRunWriteManyFile(t *testing.T) {
 
 func TestRunWriteManyMemory(t *testing.T) {
 	t.Parallel()
-	statetest.ExerciseBatchWriter(t, func(t *testing.T) state.Store {
-		s, err := statesqlite.New(t.Context(), statesqlite.Config{})
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	})
+	statetest.ExerciseBatchWriter(t, memStore)
 }

@@ -1,7 +1,6 @@
 package statesqlite_test
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -16,22 +15,20 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// memStore returns a store on a private in-memory database.
+func memStore(t *testing.T) state.Store {
+	s, err := statesqlite.New(t.Context(), statesqlite.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
 func TestStoreMemory(t *testing.T) {
 	t.Parallel()
-	statetest.Exercise(t, func(t *testing.T) state.Store {
-		s, err := statesqlite.New(t.Context(), statesqlite.Config{})
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	})
+	statetest.Exercise(t, memStore)
 }
 
 func TestStoreFile(t *testing.T) {
 	t.Parallel()
-	statetest.Exercise(t, func(t *testing.T) state.Store {
-		s, err := statesqlite.New(t.Context(), statesqlite.Config{Path: filepath.Join(t.TempDir(), "ia.db")})
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	})
+	statetest.Exercise(t, func(t *testing.T) state.Store { return fileStore(t) })
 }

@@ -15,17 +15,6 @@ import (
 // stores from newStore, which must implement it. Every subtest gets its own store.
 func ExerciseBatchWriter(t *testing.T, newStore NewStoreFunc) {
 	t.Helper()
-	setup := func(t *testing.T) (state.Store, state.BatchWriter, *state.PipelineVersion) {
-		t.Helper()
-		s := newStore(t)
-		bw, ok := s.(state.BatchWriter)
-		require.True(t, ok, "%T does not implement state.BatchWriter", s)
-		pv, _, err := s.PipelineVersionPut(t.Context(), &state.PipelineVersionPutParams{
-			Slug: "demo", Hash: "h1", Definition: json.RawMessage(`{"steps":[]}`),
-		})
-		require.NoError(t, err)
-		return s, bw, pv
-	}
 	newRun := func(pv *state.PipelineVersion, key string) *state.RunInsertParams {
 		return &state.RunInsertParams{
 			Run: state.Run{ID: uuid.NewString(), PipelineVersionID: pv.ID, PipelineSlug: pv.Slug, Status: state.RunRunning,
@@ -35,12 +24,31 @@ func ExerciseBatchWriter(t *testing.T, newStore NewStoreFunc) {
 		}
 	}
 
+	// setup returns a store with one run inserted alone, old.
+	setup := func(t *testing.T) (s state.Store, bw state.BatchWriter, pv *state.PipelineVersion, old *state.Run) {
+		t.Helper()
+		s = newStore(t)
+		bw, ok := s.(state.BatchWriter)
+		require.True(t, ok, "%T does not implement state.BatchWriter", s)
+		pv, _, err := s.PipelineVersionPut(t.Context(), &state.PipelineVersionPutParams{
+			Slug: "demo", Hash: "h1", Definition: json.RawMessage(`{"steps":[]}`),
+		})
+		require.NoError(t, err)
+		old, _, err = s.RunInsert(t.Context(), newRun(pv, ""))
+		require.NoError(t, err)
+		return s, bw, pv, old
+	}
+	outbox := func(t *testing.T, s state.Store) []state.OutboxMessage {
+		t.Helper()
+		msgs, err := s.OutboxClaim(t.Context(), &state.OutboxClaimParams{Now: time.Now().AddDate(10, 0, 0), Limit: 100, LeaseFor: time.Minute})
+		require.NoError(t, err)
+		return msgs
+	}
+
 	t.Run("InsertsAmongUpdates", func(t *testing.T) {
 		t.Parallel()
-		s, bw, pv := setup(t)
+		s, bw, pv, old := setup(t)
 		ctx := t.Context()
-		old, _, err := s.RunInsert(ctx, newRun(pv, ""))
-		require.NoError(t, err)
 		first, again := newRun(pv, "key-1"), newRun(pv, "key-1")
 		plain := newRun(pv, "")
 		ws := []state.RunWrite{
@@ -82,17 +90,13 @@ func ExerciseBatchWriter(t *testing.T, newStore NewStoreFunc) {
 		require.True(t, res[3].Created)
 		require.Equal(t, plain.Run.ID, res[3].Run.ID)
 
-		msgs, err := s.OutboxClaim(ctx, &state.OutboxClaimParams{Now: time.Now().AddDate(10, 0, 0), Limit: 100, LeaseFor: time.Minute})
-		require.NoError(t, err)
-		require.Len(t, msgs, 4, "the old run's first task, first's, the update's and plain's")
+		require.Len(t, outbox(t, s), 4, "the old run's first task, first's, the update's and plain's")
 	})
 
 	t.Run("RefusedWritesStopNothing", func(t *testing.T) {
 		t.Parallel()
-		s, bw, pv := setup(t)
+		s, bw, pv, old := setup(t)
 		ctx := t.Context()
-		old, _, err := s.RunInsert(ctx, newRun(pv, ""))
-		require.NoError(t, err)
 		dup := newRun(pv, "")
 		dup.Run.ID = old.ID // breaks the primary key
 		orphan := newRun(pv, "")
@@ -111,7 +115,7 @@ func ExerciseBatchWriter(t *testing.T, newStore NewStoreFunc) {
 		require.Zero(t, dup.Outbox[0].Seq)
 		require.ErrorIs(t, res[1].Err, state.ErrConflict)
 		require.Error(t, res[2].Err)
-		_, err = s.RunGet(ctx, orphan.Run.ID)
+		_, err := s.RunGet(ctx, orphan.Run.ID)
 		require.ErrorIs(t, err, state.ErrNotFound)
 		require.Error(t, res[3].Err, "a write with neither insert nor update")
 		require.NoError(t, res[4].Err)
@@ -123,8 +127,6 @@ func ExerciseBatchWriter(t *testing.T, newStore NewStoreFunc) {
 		got, err := s.RunGet(ctx, old.ID)
 		require.NoError(t, err)
 		require.Equal(t, old.Version, got.Version)
-		msgs, err := s.OutboxClaim(ctx, &state.OutboxClaimParams{Now: time.Now().AddDate(10, 0, 0), Limit: 100, LeaseFor: time.Minute})
-		require.NoError(t, err)
-		require.Len(t, msgs, 2, "the old run's first task and ok's")
+		require.Len(t, outbox(t, s), 2, "the old run's first task and ok's")
 	})
 }
