@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strconv"
 	"time"
+
+	"github.com/ia-modules/ia-go/internal/jsonx"
 )
 
 // StateEncoder encodes run states to JSON. A scheduler persists the whole
@@ -32,7 +34,7 @@ func (c *jsonCache) encode(v any) ([]byte, error) {
 	if c.raw != nil && sameRef(c.of, v) {
 		return c.raw, nil
 	}
-	raw, err := json.Marshal(v)
+	raw, err := jsonx.AppendValue(nil, v)
 	if err != nil {
 		return nil, err
 	}
@@ -77,12 +79,12 @@ func (e *StateEncoder) Append(b []byte, st *RunState) ([]byte, error) {
 	}
 	start := len(b)
 	b = append(b, `{"run_id":`...)
-	b = appendString(b, st.RunID)
+	b = jsonx.AppendString(b, st.RunID)
 	b = append(b, `,"status":`...)
-	b = appendString(b, string(st.Status))
+	b = jsonx.AppendString(b, string(st.Status))
 	if st.Error != "" {
 		b = append(b, `,"error":`...)
-		b = appendString(b, st.Error)
+		b = jsonx.AppendString(b, st.Error)
 	}
 	raw, err := e.input.encode(st.Input)
 	if err != nil {
@@ -147,7 +149,7 @@ func (e *StateEncoder) Append(b []byte, st *RunState) ([]byte, error) {
 
 func appendStep(b []byte, s *StepState, out *jsonCache) ([]byte, error) {
 	b = append(b, `{"status":`...)
-	b = appendString(b, string(s.Status))
+	b = jsonx.AppendString(b, string(s.Status))
 	b = appendInt(b, `,"iteration":`, int64(s.Iteration))
 	b = appendInt(b, `,"attempt":`, int64(s.Attempt))
 	b = appendInt(b, `,"snoozes":`, int64(s.Snoozes))
@@ -160,7 +162,7 @@ func appendStep(b []byte, s *StepState, out *jsonCache) ([]byte, error) {
 	}
 	if s.Error != "" {
 		b = append(b, `,"error":`...)
-		b = appendString(b, s.Error)
+		b = jsonx.AppendString(b, s.Error)
 	}
 	b = appendInt(b, `,"seq":`, s.Seq)
 	b = appendInt(b, `,"resolved":`, int64(s.Resolved))
@@ -187,18 +189,4 @@ func appendTime(b []byte, key string, t time.Time) []byte {
 	}
 	b = append(append(b, key...), '"')
 	return append(t.AppendFormat(b, time.RFC3339Nano), '"')
-}
-
-// appendString appends s as a JSON string, escaped as encoding/json does
-// (HTML-safe).
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= 0x80 {
-			raw, _ := json.Marshal(s) // rare: let encoding/json escape it
-			return append(b, raw...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }

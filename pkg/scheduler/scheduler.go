@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ia-modules/ia-go/internal/jsonx"
 	"github.com/ia-modules/ia-go/pkg/dag"
 	"github.com/ia-modules/ia-go/pkg/queue"
 	"github.com/ia-modules/ia-go/pkg/state"
@@ -641,7 +642,7 @@ func (s *Scheduler) translate(ctx context.Context, g *dag.Graph, slug string, st
 		case dag.ActionStartStep:
 			t := worker.Task{RunID: st.RunID, StepID: a.StepID, Iteration: a.Iteration, Attempt: a.Attempt, Class: a.Class,
 				Module: a.Module, Data: a.Input(), Inputs: a.Inputs, Config: a.Config, TimeoutMS: a.Timeout.Milliseconds()}
-			body, err := json.Marshal(t)
+			body, err := t.AppendJSON(nil)
 			if err != nil {
 				return nil, fmt.Errorf("encoding task for step %q: %w", a.StepID, err)
 			}
@@ -652,7 +653,7 @@ func (s *Scheduler) translate(ctx context.Context, g *dag.Graph, slug string, st
 					return nil, fmt.Errorf("storing large input of step %q: %w", a.StepID, err)
 				}
 				t.Data, t.DataRef = nil, ref
-				body, _ = json.Marshal(t)
+				body, _ = t.AppendJSON(nil)
 			}
 			q := cmp.Or(a.Queue, queue.DefaultTaskQueue)
 			msg := state.OutboxMessage{RunID: st.RunID, Queue: q, MsgID: worker.TaskMsgID(st.RunID, a.StepID, a.Iteration, a.Attempt),
@@ -661,7 +662,7 @@ func (s *Scheduler) translate(ctx context.Context, g *dag.Graph, slug string, st
 				msg.DeliverAt = now.Add(a.Delay)
 			}
 			u.Outbox = append(u.Outbox, msg)
-			input, _ := json.Marshal(a.Inputs)
+			input, _ := jsonx.AppendValue(nil, a.Inputs)
 			started := now.Add(a.Delay)
 			u.Attempts = append(u.Attempts, state.StepAttempt{RunID: st.RunID, StepID: a.StepID, Iteration: a.Iteration,
 				Attempt: a.Attempt, Status: "running", Input: input, StartedAt: &started})

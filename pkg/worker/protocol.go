@@ -3,7 +3,10 @@ package worker
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
+
+	"github.com/ia-modules/ia-go/internal/jsonx"
 )
 
 // Task is the message a scheduler sends to start one attempt of one step.
@@ -22,6 +25,46 @@ type Task struct {
 	Config  map[string]any `json:"config,omitempty"`
 	// TimeoutMS bounds the attempt (0: the worker's default).
 	TimeoutMS int64 `json:"timeout_ms,omitempty"`
+}
+
+// AppendJSON appends t's JSON, the bytes json.Marshal(t) gives, without
+// reflection: a scheduler encodes a task at every step start.
+func (t *Task) AppendJSON(b []byte) ([]byte, error) {
+	b = jsonx.AppendString(append(b, `{"run_id":`...), t.RunID)
+	b = jsonx.AppendString(append(b, `,"step_id":`...), t.StepID)
+	b = strconv.AppendInt(append(b, `,"iteration":`...), int64(t.Iteration), 10)
+	b = strconv.AppendInt(append(b, `,"attempt":`...), int64(t.Attempt), 10)
+	if t.Class != "" {
+		b = jsonx.AppendString(append(b, `,"class":`...), t.Class)
+	}
+	if t.Module != "" {
+		b = jsonx.AppendString(append(b, `,"module":`...), t.Module)
+	}
+	var err error
+	if b, err = appendMap(b, `,"data":`, t.Data); err != nil {
+		return nil, err
+	}
+	if t.DataRef != "" {
+		b = jsonx.AppendString(append(b, `,"data_ref":`...), t.DataRef)
+	}
+	if b, err = appendMap(b, `,"inputs":`, t.Inputs); err != nil {
+		return nil, err
+	}
+	if b, err = appendMap(b, `,"config":`, t.Config); err != nil {
+		return nil, err
+	}
+	if t.TimeoutMS != 0 {
+		b = strconv.AppendInt(append(b, `,"timeout_ms":`...), t.TimeoutMS, 10)
+	}
+	return append(b, '}'), nil
+}
+
+// appendMap appends an omitempty map field.
+func appendMap(b []byte, key string, m map[string]any) ([]byte, error) {
+	if len(m) == 0 {
+		return b, nil
+	}
+	return jsonx.AppendValue(append(b, key...), m)
 }
 
 // Completion is the message a worker sends when an attempt ends.
