@@ -77,8 +77,8 @@ type Config struct {
 }
 
 // CommitDelaySQLite is the default CommitDelay on SQLite: under load it
-// lifted an embedded 10-step chain's throughput by ~10 % (docs/benchmarks.md),
-// and a lone decision never waits.
+// lifted an embedded 10-step chain's throughput by 5-10 % in alternating
+// runs (docs/benchmarks.md, change 20), and a lone decision never waits.
 const CommitDelaySQLite = 250 * time.Microsecond
 
 // CommitDelayFor is the scheduler's CommitDelay on st for a configured one
