@@ -56,7 +56,7 @@ func newRunCommand() *cobra.Command {
 				ctx, cancel = context.WithTimeout(ctx, timeout)
 				defer cancel()
 			}
-			commitDelay, err := commitDelayEnv()
+			commitDelay, err := engine.CommitDelayEnv()
 			if err != nil {
 				return &ExitError{Code: ExitUsage, Err: err}
 			}
@@ -345,18 +345,4 @@ func runResult(run *state.Run, attempts []state.StepAttempt) runSummary {
 		r.Steps[a.StepID] = s
 	}
 	return r
-}
-
-// commitDelayEnv reads IA_COMMIT_DELAY (engine.Config.CommitDelay); unset
-// is 0, the engine's default.
-func commitDelayEnv() (time.Duration, error) {
-	v := os.Getenv("IA_COMMIT_DELAY")
-	if v == "" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("IA_COMMIT_DELAY: %w", err)
-	}
-	return d, nil
 }

@@ -52,7 +52,7 @@ func runAPI(ctx context.Context, o serveOptions) error {
 	} else {
 		hot = statemem.New(statemem.Config{})
 	}
-	delay, err := commitDelayEnv()
+	delay, err := engine.CommitDelayEnv()
 	if err != nil {
 		_ = eng.Close(context.WithoutCancel(ctx))
 		return err

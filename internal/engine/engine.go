@@ -90,6 +90,19 @@ func CommitDelayFor(st state.Store, configured time.Duration) time.Duration {
 	return max(configured, 0)
 }
 
+// CommitDelayEnv reads IA_COMMIT_DELAY, a Config.CommitDelay; unset is 0.
+func CommitDelayEnv() (time.Duration, error) {
+	v := os.Getenv("IA_COMMIT_DELAY")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("IA_COMMIT_DELAY: %w", err)
+	}
+	return d, nil
+}
+
 // Engine is an opened set of backends with the roles this process runs.
 type Engine struct {
 	Store     state.Store

@@ -55,17 +55,14 @@ func Main(ctx context.Context, role Role, args []string, registry *steps.Registr
 	concurrency := fs.Int("concurrency", 8, "steps run at once per queue")
 	relayPoll := fs.Duration("relay-poll", 0, "how often the outbox is swept for messages other schedulers left (default 1s)")
 	ackWait := fs.Duration("ack-wait", 0, "how long a task or event may stay unsettled before redelivery: how soon a dead process's work resumes (default 30s)")
-	commitDelay := fs.Duration("commit-delay", 0, "how long a busy scheduler's group commit waits for more decisions; 0: 500µs on SQLite, none on Postgres; negative: none (env IA_COMMIT_DELAY)")
+	envDelay, delayErr := engine.CommitDelayEnv()
+	commitDelay := fs.Duration("commit-delay", envDelay, "how long a busy scheduler's group commit waits for more decisions; 0: "+engine.CommitDelaySQLite.String()+" on SQLite, none on Postgres; negative: none (env IA_COMMIT_DELAY)")
 	grace := fs.Duration("shutdown-grace", 30*time.Second, "time in-flight steps get to finish on SIGTERM")
 	pythonPaths := fs.String("python-path", env("IA_PYTHON_PATH", ""), "colon-separated directories of Python step modules (env IA_PYTHON_PATH)")
 	level := fs.String("log-level", env("IA_LOG_LEVEL", "info"), "debug, info, warn or error (env IA_LOG_LEVEL)")
-	if v := os.Getenv("IA_COMMIT_DELAY"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			fmt.Fprintf(stderr, "%s: IA_COMMIT_DELAY: %v\n", role.Name, err)
-			return 64
-		}
-		*commitDelay = d
+	if delayErr != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", role.Name, delayErr)
+		return 64
 	}
 	if err := fs.Parse(args); err != nil {
 		return 64
