@@ -823,7 +823,8 @@ func (s *Scheduler) completionEvent(ctx context.Context, c *worker.Completion) (
 	if len(raw) == 0 {
 		return ev, nil, nil
 	}
-	if err := json.Unmarshal(raw, &ev.Output); err != nil {
+	var err error
+	if ev.Output, err = jsonx.Unmarshal(raw); err != nil {
 		ev.Type = dag.EventStepFailed
 		ev.Error = &dag.StepError{Message: "step output is not JSON: " + err.Error(), Code: "bad_output"}
 		return ev, nil, nil

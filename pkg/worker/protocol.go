@@ -67,6 +67,72 @@ func appendMap(b []byte, key string, m map[string]any) ([]byte, error) {
 	return jsonx.AppendValue(append(b, key...), m)
 }
 
+// DecodeTask decodes a task's JSON into t, as json.Unmarshal does (the
+// same result, the same errors), without reflection for the tasks a
+// scheduler writes: a worker decodes one per step.
+func DecodeTask(b []byte, t *Task) error {
+	*t = Task{}
+	s := jsonx.NewScanner(b)
+	var seen uint16
+	ok := s.ReadObject(func(key []byte) bool {
+		var (
+			bit uint16
+			ok  bool
+			n   int64
+		)
+		switch string(key) {
+		case "run_id":
+			bit = 1 << 0
+			t.RunID, ok = s.ReadString()
+		case "step_id":
+			bit = 1 << 1
+			t.StepID, ok = s.ReadString()
+		case "iteration":
+			bit = 1 << 2
+			n, ok = s.ReadInt()
+			t.Iteration = int(n)
+			ok = ok && int64(t.Iteration) == n
+		case "attempt":
+			bit = 1 << 3
+			n, ok = s.ReadInt()
+			t.Attempt = int(n)
+			ok = ok && int64(t.Attempt) == n
+		case "class":
+			bit = 1 << 4
+			t.Class, ok = s.ReadString()
+		case "module":
+			bit = 1 << 5
+			t.Module, ok = s.ReadString()
+		case "data":
+			bit = 1 << 6
+			t.Data, ok = s.ReadMap()
+		case "data_ref":
+			bit = 1 << 7
+			t.DataRef, ok = s.ReadString()
+		case "inputs":
+			bit = 1 << 8
+			t.Inputs, ok = s.ReadMap()
+		case "config":
+			bit = 1 << 9
+			t.Config, ok = s.ReadMap()
+		case "timeout_ms":
+			bit = 1 << 10
+			t.TimeoutMS, ok = s.ReadInt()
+		}
+		// Anything else (another key, which encoding/json may match to a
+		// field regardless of case, or a key seen twice, whose map it
+		// would merge) is left to encoding/json.
+		ok = ok && seen&bit == 0
+		seen |= bit
+		return ok
+	}) && s.Done()
+	if ok {
+		return nil
+	}
+	*t = Task{}
+	return json.Unmarshal(b, t)
+}
+
 // Completion is the message a worker sends when an attempt ends.
 type Completion struct {
 	RunID     string `json:"run_id"`

@@ -31,3 +31,50 @@ func TestTaskAppendJSON(t *testing.T) {
 	_, err := (&worker.Task{Data: map[string]any{"nan": math.NaN()}}).AppendJSON(nil)
 	require.Error(t, err, "what json.Marshal cannot encode")
 }
+
+// TestDecodeTask: the tasks a scheduler writes, and others, decode as
+// json.Unmarshal decodes them.
+func TestDecodeTask(t *testing.T) {
+	t.Parallel()
+	for name, doc := range map[string]string{
+		"written":          `{"run_id":"r","step_id":"s\n","iteration":2,"attempt":1,"class":"c","module":"m","data":{"a":[1,"x",null]},"data_ref":"ref","inputs":{"q":true},"config":{"k":{}},"timeout_ms":1500}`,
+		"spaces and nulls": ` { "run_id" : "r" , "data" : null , "inputs" : { } } `,
+		"unknown key":      `{"run_id":"r","other":1}`,
+		"case folded key":  `{"RUN_ID":"r","Step_Id":"s"}`,
+		"repeated map":     `{"data":{"a":1},"data":{"b":2}}`,
+		"string for int":   `{"attempt":"1"}`,
+		"float for int":    `{"attempt":1.0}`,
+		"null string":      `{"run_id":null}`,
+		"not an object":    `[1]`,
+		"trailing":         `{"run_id":"r"} x`,
+		"overflow":         `{"timeout_ms":99999999999999999999}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			checkDecodeTask(t, []byte(doc))
+		})
+	}
+}
+
+func checkDecodeTask(t *testing.T, doc []byte) {
+	var want worker.Task
+	werr := json.Unmarshal(doc, &want)
+	var got worker.Task
+	err := worker.DecodeTask(doc, &got)
+	if werr != nil {
+		require.EqualError(t, err, werr.Error())
+		return
+	}
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+}
+
+func FuzzDecodeTask(f *testing.F) {
+	for _, seed := range []string{
+		`{"run_id":"r","step_id":"s","iteration":0,"attempt":1,"class":"noop","data":{"s1":{"x":1.5}},"timeout_ms":5}`,
+		`{"Run_ID":"r"}`, `{"data":{"a":1},"data":{"b":2}}`, `{"attempt":-0}`, `null`, `{}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(checkDecodeTask)
+}

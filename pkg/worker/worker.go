@@ -223,12 +223,12 @@ func key(runID, stepID string, iteration int) string {
 
 func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 	var t Task
-	if err := json.Unmarshal(d.Message().Body, &t); err != nil {
+	if err := DecodeTask(d.Message().Body, &t); err != nil {
 		w.log.ErrorContext(ctx, "worker: undecodable task dropped", "error", err, "msg_id", d.Message().ID)
 		_ = d.Term(ctx)
 		return
 	}
-	log := w.log.With("run_id", t.RunID, "step_id", t.StepID, "iteration", t.Iteration, "attempt", t.Attempt)
+	log := w.taskLogger(&t)
 	c := w.execute(ctx, d, &t, log)
 	if c == nil {
 		// Shutting down: hand the task back for another worker.
