@@ -439,6 +439,7 @@ func check(ctx context.Context, t *testing.T, b *testBundle, runs []string, inpu
 				problems = append(problems, fmt.Sprintf("untaken step %s executed %d times", sid, got))
 			}
 		}
+		problems = append(problems, recordProblems(ctx, t, b, id)...)
 		if len(problems) > 0 {
 			r.wrong = append(r.wrong, fmt.Sprintf("%s: %s", desc, strings.Join(problems, "; ")))
 			continue
@@ -446,6 +447,29 @@ func check(ctx context.Context, t *testing.T, b *testBundle, runs []string, inpu
 		r.completed++
 	}
 	return r
+}
+
+// recordProblems checks a run's attempt records: every succeeded attempt's
+// record is complete (its worker, start and end, and for finish its input)
+// even when the scheduler that started it, holding its start back to write
+// it with the end, was killed in between.
+func recordProblems(ctx context.Context, t *testing.T, b *testBundle, runID string) []string {
+	as, err := b.store.StepAttemptList(ctx, runID)
+	require.NoError(t, err)
+	var problems []string
+	for _, a := range as {
+		if a.Status != "succeeded" {
+			continue
+		}
+		if a.WorkerID == "" || a.StartedAt == nil || a.FinishedAt == nil {
+			problems = append(problems, fmt.Sprintf("record of %s/%d/%d incomplete: worker %q, started %v, finished %v",
+				a.StepID, a.Iteration, a.Attempt, a.WorkerID, a.StartedAt, a.FinishedAt))
+		}
+		if a.StepID == "finish" && !strings.Contains(string(a.Input), `"attempts"`) {
+			problems = append(problems, fmt.Sprintf("record of finish/%d/%d has input %s", a.Iteration, a.Attempt, a.Input))
+		}
+	}
+	return problems
 }
 
 func jsonEqual(got []byte, want string) bool {

@@ -121,6 +121,15 @@ func (s *Scanner) ReadMap() (map[string]any, bool) {
 	return m, ok
 }
 
+// ReadMapRaw is ReadMap that also returns the value's bytes (a subslice of
+// the input).
+func (s *Scanner) ReadMapRaw() (map[string]any, []byte, bool) {
+	s.skipSpace()
+	start := s.i
+	m, ok := s.ReadMap()
+	return m, s.b[start:s.i], ok
+}
+
 // ReadString reads a string (not null).
 func (s *Scanner) ReadString() (string, bool) {
 	if s.peek() != '"' {

@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-	"encoding/json"
 	"sync"
 
 	"github.com/ia-modules/ia-go/pkg/dag"
@@ -47,11 +46,11 @@ type runQueue struct {
 
 // applyReq is one event waiting to be applied, and its outcome.
 type applyReq struct {
-	ev     dag.Event
-	output json.RawMessage // ev.Output's JSON, when the caller has it
-	err    error
-	ready  chan struct{} // a result, or the lead
-	lead   bool
+	ev    dag.Event
+	end   attemptEnd
+	err   error
+	ready chan struct{} // a result, or the lead
+	lead  bool
 }
 
 func newRunLocks() *runLocks {

@@ -18,4 +18,12 @@
 // store transaction, and so do new runs when the store can (the
 // state.BatchUpdater and state.BatchWriter capabilities). Under load a
 // group may wait Config.CommitDelay for more; a lone decision never waits.
+//
+// # Attempt records
+//
+// A started scheduler holds an attempt's "running" record for up to
+// Config.AttemptRecordDelay and writes it with the attempt's end, so a
+// short step costs one row written once. Longer steps get their running
+// record when the delay is over; a lost one is made good by the worker's
+// completion, which echoes the inputs and its start (docs/guarantees.md).
 package scheduler

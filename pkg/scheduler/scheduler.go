@@ -69,6 +69,13 @@ type Config struct {
 	// CommitSiblings is the previous group's size from which CommitDelay
 	// applies; default 2.
 	CommitSiblings int
+	// AttemptRecordDelay is how long the record of an attempt this
+	// scheduler starts may be held back, to be written with the attempt's
+	// end: one row written once instead of twice for every step shorter
+	// than the delay. A longer step's "running" record is written when the
+	// delay is over. Default DefaultAttemptRecordDelay; negative: written
+	// with the decision that starts the step.
+	AttemptRecordDelay time.Duration
 	// InlineLimit: step inputs larger than this many bytes travel as blobs.
 	InlineLimit int
 	ID          string
@@ -88,6 +95,7 @@ type Scheduler struct {
 	graphs  map[string]compiled
 	runs    *runLocks
 	commits *committer
+	held    *heldStarts
 
 	kick     chan struct{}
 	delKick  chan struct{}
@@ -112,6 +120,9 @@ func New(cfg Config) (*Scheduler, error) {
 		host, _ := os.Hostname()
 		cfg.ID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
 	}
+	if cfg.AttemptRecordDelay == 0 {
+		cfg.AttemptRecordDelay = DefaultAttemptRecordDelay
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -119,6 +130,7 @@ func New(cfg Config) (*Scheduler, error) {
 	return &Scheduler{
 		cfg: cfg, log: log.With("component", "scheduler", "scheduler_id", cfg.ID),
 		metrics: newMetrics(cfg.Registerer), graphs: map[string]compiled{}, runs: newRunLocks(), commits: newCommitter(cfg.Store, cfg.CommitConcurrency, cfg.CommitDelay, cmp.Or(cfg.CommitSiblings, 2)), kick: make(chan struct{}, 1), delKick: make(chan struct{}, 1),
+		held: newHeldStarts(cfg.AttemptRecordDelay),
 	}, nil
 }
 
@@ -145,6 +157,14 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		defer s.wg.Done()
 		s.relay(ctx)
 	}()
+	if s.held.delay > 0 {
+		s.held.setOpen(true)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.heldWriter(ctx)
+		}()
+	}
 	s.signal()
 	return nil
 }
@@ -163,6 +183,11 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 		cancel()
 	}
 	s.wg.Wait()
+	// The starts still held are written now; later ones at once.
+	s.held.setOpen(false)
+	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	s.writeHeld(wctx, time.Now(), true)
+	wcancel()
 	return err
 }
 
@@ -269,11 +294,13 @@ func (s *Scheduler) Submit(ctx context.Context, p *SubmitParams) (*state.Run, bo
 		Output: u.Output, Error: u.Error,
 	}
 	claimForPublish(u.Outbox, time.Now())
-	created, isNew, err := s.commits.insert(ctx, &state.RunInsertParams{Run: run, Outbox: u.Outbox, Attempts: u.Attempts, HumanTasks: u.HumanTasks})
+	write, hold := s.held.split(runID, u.Attempts)
+	created, isNew, err := s.commits.insert(ctx, &state.RunInsertParams{Run: run, Outbox: u.Outbox, Attempts: write, HumanTasks: u.HumanTasks})
 	if err != nil {
 		return nil, false, fmt.Errorf("scheduler: inserting run: %w", err)
 	}
 	if isNew {
+		s.putStarts(ctx, s.held.committed(runID, write, hold, time.Now()))
 		if !st.Status.Terminal() {
 			// The first completion then needs no read and decode of the run.
 			s.runs.put(runID, &cachedRun{version: created.Version, status: created.Status, g: g, st: st, slug: pc.slug, enc: enc})
@@ -306,16 +333,24 @@ func (s *Scheduler) Resume(ctx context.Context, runID string) error {
 // after the other on the run's state and committed together, as if each
 // had been committed on its own.
 func (s *Scheduler) Apply(ctx context.Context, runID string, ev dag.Event) error {
-	return s.apply(ctx, runID, ev, nil)
+	return s.apply(ctx, runID, ev, attemptEnd{})
 }
 
-// apply is Apply with the output's JSON when the caller has it (a worker's
-// completion), so the attempt record does not encode it again.
-func (s *Scheduler) apply(ctx context.Context, runID string, ev dag.Event, output json.RawMessage) error {
+// attemptEnd is what a worker's completion tells about the attempt beyond
+// its event: the output's JSON, so the attempt record does not encode it
+// again, and the worker's echo of the inputs and start time, for a record
+// whose held start was lost.
+type attemptEnd struct {
+	output, input json.RawMessage
+	began         time.Time
+}
+
+// apply is Apply with what the caller knows of the attempt ev ends.
+func (s *Scheduler) apply(ctx context.Context, runID string, ev dag.Event, end attemptEnd) error {
 	if ev.At.IsZero() {
 		ev.At = time.Now()
 	}
-	req := &applyReq{ev: ev, output: output, ready: make(chan struct{}, 1)}
+	req := &applyReq{ev: ev, end: end, ready: make(chan struct{}, 1)}
 	if !s.runs.enqueue(runID, req) {
 		<-req.ready // a result, or the lead (req.lead was set before the send)
 		if !req.lead {
@@ -415,7 +450,7 @@ func (s *Scheduler) applyBatch(ctx context.Context, runID string, reqs []*applyR
 			if ev.Type == dag.EventStepSucceeded || ev.Type == dag.EventStepFailed || ev.Type == dag.EventHumanDecision {
 				// First, so that what the decision says next about the same
 				// attempt (a task step now waiting for a human) wins.
-				u.Attempts = append(u.Attempts, s.attemptDone(c.st, ev, r.output))
+				u.Attempts = append(u.Attempts, s.attemptDone(c.st, ev, r.end))
 			}
 			u.Attempts = append(u.Attempts, part.Attempts...)
 			u.Outbox = append(u.Outbox, part.Outbox...)
@@ -449,6 +484,8 @@ func (s *Scheduler) applyBatch(ctx context.Context, runID string, reqs []*applyR
 			u.Status = status
 		}
 		claimForPublish(u.Outbox, time.Now())
+		var hold []state.StepAttempt
+		u.Attempts, hold = s.held.split(runID, u.Attempts)
 		version, err := s.commits.commit(ctx, u)
 		if err != nil {
 			// The decisions were applied to the cached state but not
@@ -461,6 +498,7 @@ func (s *Scheduler) applyBatch(ctx context.Context, runID string, reqs []*applyR
 			setAll(fmt.Errorf("committing run %s: %w", runID, err))
 			return
 		}
+		s.putStarts(ctx, s.held.committed(runID, u.Attempts, hold, time.Now()))
 		if c.st.Status.Terminal() {
 			s.runs.drop(runID)
 		} else {
@@ -613,12 +651,16 @@ func (s *Scheduler) flushDeletes(ctx context.Context) {
 	}
 }
 
-// attemptDone is the record of the attempt ev ends; output is the output's
-// JSON when known.
-func (s *Scheduler) attemptDone(st *dag.RunState, ev dag.Event, output json.RawMessage) state.StepAttempt {
-	a := state.StepAttempt{RunID: st.RunID, StepID: ev.StepID, Iteration: ev.Iteration, Attempt: ev.Attempt, Status: "succeeded"}
+// attemptDone is the record of the attempt ev ends.
+func (s *Scheduler) attemptDone(st *dag.RunState, ev dag.Event, e attemptEnd) state.StepAttempt {
+	a := state.StepAttempt{RunID: st.RunID, StepID: ev.StepID, Iteration: ev.Iteration, Attempt: ev.Attempt, Status: "succeeded", Input: e.input}
 	end := ev.At
 	a.FinishedAt = &end
+	if !e.began.IsZero() {
+		began := e.began
+		a.StartedAt = &began
+	}
+	output := e.output
 	if ev.Type == dag.EventStepFailed {
 		a.Status = "failed"
 		if ev.Error != nil {
@@ -770,13 +812,13 @@ func (s *Scheduler) handle(ctx context.Context, d queue.Delivery) {
 		s.settle(ctx, d, log, s.Apply(ctx, c.RunID, dag.Event{Type: dag.EventDeadlineExceeded, Resumes: c.Attempt}))
 		return
 	}
-	ev, raw, err := s.completionEvent(ctx, &c)
+	ev, end, err := s.completionEvent(ctx, &c)
 	if err != nil {
 		log.WarnContext(ctx, "scheduler: loading large output failed; retrying", "error", err)
 		_ = d.Nak(ctx, completionRedeliver)
 		return
 	}
-	s.settle(ctx, d, log, s.apply(ctx, c.RunID, ev, raw))
+	s.settle(ctx, d, log, s.apply(ctx, c.RunID, ev, end))
 }
 
 // Complete applies a step completion handed over in process by a worker
@@ -785,11 +827,11 @@ func (s *Scheduler) handle(ctx context.Context, d queue.Delivery) {
 // dropped; on any other error nothing was committed and the worker sends
 // the completion over the broker instead.
 func (s *Scheduler) Complete(ctx context.Context, c *worker.Completion) error {
-	ev, raw, err := s.completionEvent(ctx, c)
+	ev, end, err := s.completionEvent(ctx, c)
 	if err != nil {
 		return err
 	}
-	err = s.apply(ctx, c.RunID, ev, raw)
+	err = s.apply(ctx, c.RunID, ev, end)
 	if dropped(err) {
 		if err != nil {
 			s.log.DebugContext(ctx, "scheduler: event dropped", "run_id", c.RunID, "step_id", c.StepID, "reason", err)
@@ -801,38 +843,39 @@ func (s *Scheduler) Complete(ctx context.Context, c *worker.Completion) error {
 }
 
 // completionEvent turns a worker's completion into the DAG event it
-// reports, loading an output stored as a blob, and returns the output's
-// JSON for the attempt record.
-func (s *Scheduler) completionEvent(ctx context.Context, c *worker.Completion) (dag.Event, json.RawMessage, error) {
+// reports, loading an output stored as a blob, and returns what the attempt
+// record needs beyond the event.
+func (s *Scheduler) completionEvent(ctx context.Context, c *worker.Completion) (dag.Event, attemptEnd, error) {
 	ev := dag.Event{StepID: c.StepID, Iteration: c.Iteration, Attempt: c.Attempt, At: c.EndedAt, Reason: c.WorkerID}
+	end := attemptEnd{input: c.Input, began: c.StartedAt}
 	if c.Error != nil {
 		ev.Type = dag.EventStepFailed
 		ev.Error = &dag.StepError{Message: c.Error.Message, Code: c.Error.Code, Retryable: c.Error.Retryable,
 			RetryAfter: time.Duration(c.Error.RetryAfterMS) * time.Millisecond, Snooze: c.Error.Snooze}
-		return ev, nil, nil
+		return ev, end, nil
 	}
 	ev.Type = dag.EventStepSucceeded
 	raw := []byte(c.Output)
 	if c.OutputRef != "" {
 		b, err := s.cfg.Store.BlobGet(ctx, c.OutputRef)
 		if err != nil {
-			return ev, nil, fmt.Errorf("loading output %s: %w", c.OutputRef, err)
+			return ev, end, fmt.Errorf("loading output %s: %w", c.OutputRef, err)
 		}
 		raw = b
 	}
 	if len(raw) == 0 {
-		return ev, nil, nil
+		return ev, end, nil
 	}
 	var err error
 	if ev.Output, err = jsonx.Unmarshal(raw); err != nil {
 		ev.Type = dag.EventStepFailed
 		ev.Error = &dag.StepError{Message: "step output is not JSON: " + err.Error(), Code: "bad_output"}
-		return ev, nil, nil
+		return ev, end, nil
 	}
-	if ev.Output == nil {
-		return ev, nil, nil // null: no output, as the attempt records it
+	if ev.Output != nil { // null: no output, as the attempt records it
+		end.output = raw
 	}
-	return ev, raw, nil
+	return ev, end, nil
 }
 
 // dropped reports outcomes of Apply that settle an event without effect:

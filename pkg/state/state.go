@@ -75,7 +75,10 @@ type Run struct {
 
 // StepAttempt is one attempt of one step in one loop iteration. The key is
 // (RunID, StepID, Iteration, Attempt); an upsert with the same key replaces
-// the non-zero fields.
+// the non-zero fields, except two: StartedAt, once stored, is kept, and a
+// record with Status "running" never changes a stored status. A scheduler
+// may write an attempt's start after its end (see StepAttemptPut); the
+// start fills in what the end left out and does not reopen it.
 type StepAttempt struct {
 	RunID      string
 	StepID     string
@@ -231,6 +234,12 @@ type Store interface {
 	// ExpectedVersion, and the updated run otherwise.
 	RunUpdate(ctx context.Context, p *RunUpdateParams) (*Run, error)
 	StepAttemptList(ctx context.Context, runID string) ([]StepAttempt, error)
+	// StepAttemptPut upserts attempt records of any runs outside a
+	// decision, as RunUpdate upserts its own: a scheduler's record of an
+	// attempt it started, held back to be written with the attempt's end,
+	// for an attempt that outlasted the wait. Records of runs that do not
+	// exist are skipped.
+	StepAttemptPut(ctx context.Context, attempts []StepAttempt) error
 
 	// OutboxClaim returns up to Limit messages due at Now that no other
 	// relay holds, leasing them for LeaseFor.

@@ -71,7 +71,15 @@ func appendMap(b []byte, key string, m map[string]any) ([]byte, error) {
 // same result, the same errors), without reflection for the tasks a
 // scheduler writes: a worker decodes one per step.
 func DecodeTask(b []byte, t *Task) error {
+	_, err := decodeTask(b, t)
+	return err
+}
+
+// decodeTask is DecodeTask that also returns the bytes of the task's
+// inputs when it decoded them itself (for Completion.Input).
+func decodeTask(b []byte, t *Task) (json.RawMessage, error) {
 	*t = Task{}
+	var inputs []byte
 	s := jsonx.NewScanner(b)
 	var seen uint16
 	ok := s.ReadObject(func(key []byte) bool {
@@ -111,7 +119,7 @@ func DecodeTask(b []byte, t *Task) error {
 			t.DataRef, ok = s.ReadString()
 		case "inputs":
 			bit = 1 << 8
-			t.Inputs, ok = s.ReadMap()
+			t.Inputs, inputs, ok = s.ReadMapRaw()
 		case "config":
 			bit = 1 << 9
 			t.Config, ok = s.ReadMap()
@@ -127,10 +135,10 @@ func DecodeTask(b []byte, t *Task) error {
 		return ok
 	}) && s.Done()
 	if ok {
-		return nil
+		return inputs, nil
 	}
 	*t = Task{}
-	return json.Unmarshal(b, t)
+	return nil, json.Unmarshal(b, t)
 }
 
 // Completion is the message a worker sends when an attempt ends.
@@ -144,6 +152,11 @@ type Completion struct {
 	// instead when it is larger than the inline limit.
 	Output    json.RawMessage `json:"output,omitempty"`
 	OutputRef string          `json:"output_ref,omitempty"`
+	// Input echoes the task's inputs as it carried them, when they are at
+	// most EchoInputLimit bytes: a scheduler that held back its record of
+	// the attempt's start (scheduler.Config.AttemptRecordDelay) and lost it
+	// in a crash still writes them.
+	Input     json.RawMessage `json:"input,omitempty"`
 	Error     *Failure        `json:"error,omitempty"`
 	StartedAt time.Time       `json:"started_at"`
 	EndedAt   time.Time       `json:"ended_at"`
@@ -151,6 +164,9 @@ type Completion struct {
 	// step completion): "timeout", "human_decision", "cancel", "resume".
 	Kind string `json:"kind,omitempty"`
 }
+
+// EchoInputLimit is the largest Completion.Input a worker sends back.
+const EchoInputLimit = 4 << 10
 
 // Failure describes a failed attempt.
 type Failure struct {

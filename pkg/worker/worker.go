@@ -223,7 +223,8 @@ func key(runID, stepID string, iteration int) string {
 
 func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 	var t Task
-	if err := DecodeTask(d.Message().Body, &t); err != nil {
+	inputs, err := decodeTask(d.Message().Body, &t)
+	if err != nil {
 		w.log.ErrorContext(ctx, "worker: undecodable task dropped", "error", err, "msg_id", d.Message().ID)
 		_ = d.Term(ctx)
 		return
@@ -234,6 +235,9 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 		// Shutting down: hand the task back for another worker.
 		_ = d.Nak(context.WithoutCancel(ctx), 0)
 		return
+	}
+	if len(inputs) <= EchoInputLimit && string(inputs) != "null" {
+		c.Input = inputs
 	}
 	pubCtx := context.WithoutCancel(ctx)
 	if w.cfg.Local != nil {

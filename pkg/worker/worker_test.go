@@ -93,6 +93,18 @@ func TestWorkerRunsStepsAndReportsOutcomes(t *testing.T) {
 	require.JSONEq(t, `{"x":1}`, string(c.Output))
 	require.Equal(t, w.ID(), c.WorkerID)
 
+	require.Empty(t, c.Input, "no inputs, no echo")
+
+	// The inputs come back as the task carried them (for the attempt
+	// record), unless they are large.
+	b.send(t, worker.Task{RunID: "r1", StepID: "in", Iteration: 1, Attempt: 1, Class: "echo", Inputs: map[string]any{"q": "v", "n": 2.0}})
+	c = b.next(t)
+	require.JSONEq(t, `{"n":2,"q":"v"}`, string(c.Input))
+	b.send(t, worker.Task{RunID: "r1", StepID: "big-inputs", Iteration: 1, Attempt: 1, Class: "echo", Inputs: map[string]any{"q": strings.Repeat("x", worker.EchoInputLimit)}})
+	c = b.next(t)
+	require.Nil(t, c.Error)
+	require.Empty(t, c.Input)
+
 	b.send(t, worker.Task{RunID: "r1", StepID: "f", Iteration: 1, Attempt: 1, Class: "nonretryable"})
 	c = b.next(t)
 	require.NotNil(t, c.Error)

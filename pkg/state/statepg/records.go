@@ -39,19 +39,22 @@ const attemptInsertInto = `INSERT INTO step_attempts
 	(run_id, step_id, iteration, attempt, status, input, output, error, worker_id, started_at, finished_at)`
 
 // attemptOnConflict merges an upserted attempt into the stored one: zero
-// (NULL or ”) fields keep the stored value.
+// (NULL or ”) fields keep the stored value, a stored start is kept, and a
+// late "running" record does not change the status (state.StepAttempt).
 const attemptOnConflict = `
 ON CONFLICT (run_id, step_id, iteration, attempt) DO UPDATE SET
-	status = coalesce(nullif(EXCLUDED.status, ''), step_attempts.status),
+	status = CASE WHEN EXCLUDED.status = 'running' THEN step_attempts.status
+		ELSE coalesce(nullif(EXCLUDED.status, ''), step_attempts.status) END,
 	input = coalesce(EXCLUDED.input, step_attempts.input),
 	output = coalesce(EXCLUDED.output, step_attempts.output),
 	error = coalesce(nullif(EXCLUDED.error, ''), step_attempts.error),
 	worker_id = coalesce(nullif(EXCLUDED.worker_id, ''), step_attempts.worker_id),
-	started_at = coalesce(EXCLUDED.started_at, step_attempts.started_at),
+	started_at = coalesce(step_attempts.started_at, EXCLUDED.started_at),
 	finished_at = coalesce(EXCLUDED.finished_at, step_attempts.finished_at)`
 
-// attemptRecs converts attempts, merging duplicates of one key in order:
-// Postgres refuses to upsert the same row twice in one statement.
+// attemptRecs converts attempts, merging duplicates of one key in order as
+// attemptOnConflict would: Postgres refuses to upsert the same row twice in
+// one statement.
 func attemptRecs(runID string, as []state.StepAttempt) []attemptRec {
 	type key struct {
 		step       string
@@ -73,7 +76,7 @@ func attemptRecs(runID string, as []state.StepAttempt) []attemptRec {
 			continue
 		}
 		prev := &out[i]
-		if r.Status != "" {
+		if r.Status != "" && r.Status != "running" {
 			prev.Status = r.Status
 		}
 		if r.Input != nil {
@@ -88,7 +91,7 @@ func attemptRecs(runID string, as []state.StepAttempt) []attemptRec {
 		if r.WorkerID != "" {
 			prev.WorkerID = r.WorkerID
 		}
-		if r.StartedAt != nil {
+		if prev.StartedAt == nil {
 			prev.StartedAt = r.StartedAt
 		}
 		if r.FinishedAt != nil {
@@ -242,3 +245,13 @@ func usPtr(t *time.Time) *time.Time {
 	v := us(*t)
 	return &v
 }
+
+// attemptPutSQL is attemptUpsertSQL for records of any runs, skipping those
+// of runs that do not exist.
+var attemptPutSQL = attemptInsertInto + `
+SELECT x.run_id, x.step_id, x.iteration, x.attempt, coalesce(x.status, ''), x.input, x.output,
+	coalesce(x.error, ''), coalesce(x.worker_id, ''), x.started_at, x.finished_at
+FROM jsonb_to_recordset($1::jsonb) AS x(run_id text, step_id text, iteration int, attempt int, status text,
+	input jsonb, output jsonb, error text, worker_id text, started_at timestamptz, finished_at timestamptz)
+WHERE EXISTS (SELECT 1 FROM runs WHERE runs.id = x.run_id)` +
+	attemptOnConflict

@@ -46,12 +46,12 @@ const attemptUpsertSQL = `INSERT INTO step_attempts
 		(run_id, step_id, iteration, attempt, status, input, output, error, worker_id, started_at, finished_at)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (run_id, step_id, iteration, attempt) DO UPDATE SET
-		status = coalesce(nullif(excluded.status, ''), status),
+		status = CASE WHEN excluded.status = 'running' THEN status ELSE coalesce(nullif(excluded.status, ''), status) END,
 		input = coalesce(excluded.input, input),
 		output = coalesce(excluded.output, output),
 		error = coalesce(nullif(excluded.error, ''), error),
 		worker_id = coalesce(nullif(excluded.worker_id, ''), worker_id),
-		started_at = coalesce(excluded.started_at, started_at),
+		started_at = coalesce(started_at, excluded.started_at),
 		finished_at = coalesce(excluded.finished_at, finished_at)`
 
 const outboxInsertSQL = `INSERT INTO outbox (run_id, queue, msg_id, priority, headers, body, deliver_at, claimed_until)

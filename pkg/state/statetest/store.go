@@ -385,6 +385,65 @@ func Exercise(t *testing.T, newStore NewStoreFunc) {
 		require.Empty(t, none)
 	})
 
+	t.Run("StepAttemptPut", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ctx := t.Context()
+		r1, r2 := insertRun(t, b, state.Run{}), insertRun(t, b, state.Run{})
+		dispatched := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+		began, ended := dispatched.Add(time.Millisecond), dispatched.Add(time.Second)
+
+		// r1's attempt ended before its start is written (its scheduler
+		// held the start back); the end carries the worker's start time.
+		_, err := b.store.RunUpdate(ctx, &state.RunUpdateParams{ID: r1.ID, ExpectedVersion: 1, Attempts: []state.StepAttempt{
+			{StepID: "a", Iteration: 1, Attempt: 1, Status: "succeeded", Output: json.RawMessage(`{"o":1}`), WorkerID: "w", StartedAt: &began, FinishedAt: &ended},
+		}})
+		require.NoError(t, err)
+		require.NoError(t, b.store.StepAttemptPut(ctx, []state.StepAttempt{
+			{RunID: r1.ID, StepID: "a", Iteration: 1, Attempt: 1, Status: "running", Input: json.RawMessage(`{"i":1}`), StartedAt: &dispatched},
+			{RunID: r2.ID, StepID: "b", Iteration: 1, Attempt: 1, Status: "running", Input: json.RawMessage(`{"i":2}`), StartedAt: &dispatched},
+			{RunID: "00000000-0000-0000-0000-000000000000", StepID: "x", Iteration: 1, Attempt: 1, Status: "running"},
+		}))
+		as, err := b.store.StepAttemptList(ctx, r1.ID)
+		require.NoError(t, err)
+		require.Len(t, as, 1)
+		a := as[0]
+		require.Equal(t, "succeeded", a.Status, "a late running record does not reopen an ended attempt")
+		require.JSONEq(t, `{"i":1}`, string(a.Input), "it fills in what the end left out")
+		require.JSONEq(t, `{"o":1}`, string(a.Output))
+		require.True(t, began.Equal(*a.StartedAt), "a stored start is kept: %v", *a.StartedAt)
+		require.True(t, ended.Equal(*a.FinishedAt))
+
+		// r2's attempt was still running: its start is written, and its end
+		// later completes it, keeping the start.
+		as, err = b.store.StepAttemptList(ctx, r2.ID)
+		require.NoError(t, err)
+		require.Len(t, as, 1)
+		require.Equal(t, "running", as[0].Status)
+		require.True(t, dispatched.Equal(*as[0].StartedAt))
+		_, err = b.store.RunUpdate(ctx, &state.RunUpdateParams{ID: r2.ID, ExpectedVersion: 1, Attempts: []state.StepAttempt{
+			{StepID: "b", Iteration: 1, Attempt: 1, Status: "failed", Error: "boom", StartedAt: &began, FinishedAt: &ended},
+		}})
+		require.NoError(t, err)
+		as, err = b.store.StepAttemptList(ctx, r2.ID)
+		require.NoError(t, err)
+		require.Equal(t, "failed", as[0].Status)
+		require.JSONEq(t, `{"i":2}`, string(as[0].Input))
+		require.True(t, dispatched.Equal(*as[0].StartedAt))
+
+		// In one decision too, whichever comes first.
+		_, err = b.store.RunUpdate(ctx, &state.RunUpdateParams{ID: r2.ID, ExpectedVersion: 2, Attempts: []state.StepAttempt{
+			{StepID: "c", Iteration: 1, Attempt: 1, Status: "cancelled"},
+			{StepID: "c", Iteration: 1, Attempt: 1, Status: "running", StartedAt: &dispatched},
+		}})
+		require.NoError(t, err)
+		as, err = b.store.StepAttemptList(ctx, r2.ID)
+		require.NoError(t, err)
+		require.Len(t, as, 2)
+		require.Equal(t, "cancelled", as[1].Status)
+		require.NoError(t, b.store.StepAttemptPut(ctx, nil))
+	})
+
 	t.Run("RunList", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
