@@ -134,6 +134,10 @@ func TestIdempotencyKey(t *testing.T) {
 	require.Equal(t, k, steps.IdempotencyKey("run", "step", 0, 1))
 	require.NotEqual(t, k, steps.IdempotencyKey("run", "step", 0, 2))
 	require.NotEqual(t, k, steps.IdempotencyKey("run", "step", 1, 1))
+	// Keys are stable across versions: a step may have stored them.
+	require.Equal(t, "0cdc5970c88faa10197911add1107ae6", k)
+	require.Equal(t, "1572fb5862d15d92f0bd922b7fc6b4b4", steps.IdempotencyKey("01a2-ff", "s\"x", 12, 3))
+	require.Equal(t, "4c36e58859bbac056723daca56abbc37", steps.IdempotencyKey("r", "é\n", -1, 1<<40))
 	// Separators inside ids cannot make two tuples collide.
 	require.NotEqual(t, steps.IdempotencyKey("a\"", "b", 0, 1), steps.IdempotencyKey("a", "\"b", 0, 1))
 }

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -179,11 +178,21 @@ type Failure struct {
 
 // TaskMsgID is the broker de-duplication id of a task: one per attempt.
 func TaskMsgID(runID, stepID string, iteration, attempt int) string {
-	return fmt.Sprintf("task.%s.%s.%d.%d", runID, stepID, iteration, attempt)
+	return attemptID("task.", runID, stepID, iteration, attempt)
 }
 
 // CompletionMsgID is the de-duplication id of an attempt's completion, so a
 // worker that re-runs a redelivered task does not report it twice.
 func CompletionMsgID(runID, stepID string, iteration, attempt int) string {
-	return fmt.Sprintf("done.%s.%s.%d.%d", runID, stepID, iteration, attempt)
+	return attemptID("done.", runID, stepID, iteration, attempt)
+}
+
+// attemptID is prefix + "RUN.STEP.ITERATION.ATTEMPT", built without fmt:
+// two per step.
+func attemptID(prefix, runID, stepID string, iteration, attempt int) string {
+	b := make([]byte, 0, len(prefix)+len(runID)+len(stepID)+24)
+	b = append(append(append(append(b, prefix...), runID...), '.'), stepID...)
+	b = strconv.AppendInt(append(b, '.'), int64(iteration), 10)
+	b = strconv.AppendInt(append(b, '.'), int64(attempt), 10)
+	return string(b)
 }

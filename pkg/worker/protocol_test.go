@@ -78,3 +78,9 @@ func FuzzDecodeTask(f *testing.F) {
 	}
 	f.Fuzz(checkDecodeTask)
 }
+
+func TestMsgIDs(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "task.r-1.s.2.3", worker.TaskMsgID("r-1", "s", 2, 3))
+	require.Equal(t, "done.r-1.s.0.-1", worker.CompletionMsgID("r-1", "s", 0, -1))
+}
