@@ -20,7 +20,43 @@ import (
 type StateEncoder struct {
 	input, params jsonCache
 	outputs       []jsonCache
-	last          int // length of the last encoding, to size the next
+	// entries holds each step's last encoding: most steps of a run do not
+	// change from one decision to the next.
+	entries []stepEntry
+	last    int // length of the last encoding, to size the next
+}
+
+// stepEntry is a step's encoding and what it was encoded from.
+type stepEntry struct {
+	of  stepKey
+	out any // the output, when it can be compared (see sameOutput)
+	raw []byte
+}
+
+// stepKey is a StepState without its output: comparable.
+type stepKey struct {
+	status                      StepStatus
+	iteration, attempt, snoozes int
+	errMsg                      string
+	seq                         int64
+	resolved, taken, epoch, via int
+	startedAt, finishedAt       time.Time
+}
+
+func keyOfStep(s *StepState) stepKey {
+	return stepKey{s.Status, s.Iteration, s.Attempt, s.Snoozes, s.Error, s.Seq, s.Resolved, s.Taken, s.Epoch, s.Via, s.StartedAt, s.FinishedAt}
+}
+
+// sameOutput reports whether b is the output a was: the same map or slice,
+// or an equal scalar. Other values never match (and are encoded again).
+func sameOutput(a, b any) bool {
+	switch x := b.(type) {
+	case nil:
+		return a == nil
+	case string, float64, bool:
+		return a == x
+	}
+	return a != nil && sameRef(a, b)
 }
 
 // jsonCache is the encoding of one value, valid while the value is the same.
@@ -71,6 +107,7 @@ func (e *StateEncoder) Append(b []byte, st *RunState) ([]byte, error) {
 	}
 	if len(e.outputs) != len(st.Steps) {
 		e.outputs = make([]jsonCache, len(st.Steps))
+		e.entries = make([]stepEntry, len(st.Steps))
 	}
 	if need := e.last + 256; cap(b)-len(b) < need {
 		// Twice what the last state took: a run's state grows by a step's
@@ -104,9 +141,16 @@ func (e *StateEncoder) Append(b []byte, st *RunState) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			if b, err = appendStep(b, &st.Steps[i], &e.outputs[i]); err != nil {
+			s, en := &st.Steps[i], &e.entries[i]
+			if k := keyOfStep(s); en.raw != nil && en.of == k && sameOutput(en.out, s.Output) {
+				b = append(b, en.raw...)
+				continue
+			}
+			at := len(b)
+			if b, err = appendStep(b, s, &e.outputs[i]); err != nil {
 				return nil, err
 			}
+			en.of, en.out, en.raw = keyOfStep(s), s.Output, append(en.raw[:0], b[at:]...)
 		}
 		b = append(b, ']')
 	}
