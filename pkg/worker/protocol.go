@@ -81,47 +81,40 @@ func decodeTask(b []byte, t *Task) (json.RawMessage, error) {
 	var inputs []byte
 	s := jsonx.NewScanner(b)
 	var seen uint16
+	str := func(dst *string) (ok bool) { *dst, ok = s.ReadString(); return ok }
+	num := func(dst *int) bool {
+		n, ok := s.ReadInt()
+		*dst = int(n)
+		return ok && int64(*dst) == n
+	}
+	obj := func(dst *map[string]any) (ok bool) { *dst, ok = s.ReadMap(); return ok }
 	ok := s.ReadObject(func(key []byte) bool {
 		var (
 			bit uint16
 			ok  bool
-			n   int64
 		)
 		switch string(key) {
 		case "run_id":
-			bit = 1 << 0
-			t.RunID, ok = s.ReadString()
+			bit, ok = 1<<0, str(&t.RunID)
 		case "step_id":
-			bit = 1 << 1
-			t.StepID, ok = s.ReadString()
+			bit, ok = 1<<1, str(&t.StepID)
 		case "iteration":
-			bit = 1 << 2
-			n, ok = s.ReadInt()
-			t.Iteration = int(n)
-			ok = ok && int64(t.Iteration) == n
+			bit, ok = 1<<2, num(&t.Iteration)
 		case "attempt":
-			bit = 1 << 3
-			n, ok = s.ReadInt()
-			t.Attempt = int(n)
-			ok = ok && int64(t.Attempt) == n
+			bit, ok = 1<<3, num(&t.Attempt)
 		case "class":
-			bit = 1 << 4
-			t.Class, ok = s.ReadString()
+			bit, ok = 1<<4, str(&t.Class)
 		case "module":
-			bit = 1 << 5
-			t.Module, ok = s.ReadString()
+			bit, ok = 1<<5, str(&t.Module)
 		case "data":
-			bit = 1 << 6
-			t.Data, ok = s.ReadMap()
+			bit, ok = 1<<6, obj(&t.Data)
 		case "data_ref":
-			bit = 1 << 7
-			t.DataRef, ok = s.ReadString()
+			bit, ok = 1<<7, str(&t.DataRef)
 		case "inputs":
 			bit = 1 << 8
 			t.Inputs, inputs, ok = s.ReadMapRaw()
 		case "config":
-			bit = 1 << 9
-			t.Config, ok = s.ReadMap()
+			bit, ok = 1<<9, obj(&t.Config)
 		case "timeout_ms":
 			bit = 1 << 10
 			t.TimeoutMS, ok = s.ReadInt()
