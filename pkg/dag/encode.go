@@ -142,7 +142,8 @@ func (e *StateEncoder) Append(b []byte, st *RunState) ([]byte, error) {
 				b = append(b, ',')
 			}
 			s, en := &st.Steps[i], &e.entries[i]
-			if k := keyOfStep(s); en.raw != nil && en.of == k && sameOutput(en.out, s.Output) {
+			k := keyOfStep(s)
+			if en.raw != nil && en.of == k && sameOutput(en.out, s.Output) {
 				b = append(b, en.raw...)
 				continue
 			}
@@ -150,7 +151,7 @@ func (e *StateEncoder) Append(b []byte, st *RunState) ([]byte, error) {
 			if b, err = appendStep(b, s, &e.outputs[i]); err != nil {
 				return nil, err
 			}
-			en.of, en.out, en.raw = keyOfStep(s), s.Output, append(en.raw[:0], b[at:]...)
+			en.of, en.out, en.raw = k, s.Output, append(en.raw[:0], b[at:]...)
 		}
 		b = append(b, ']')
 	}

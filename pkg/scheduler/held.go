@@ -35,9 +35,12 @@ func keyOf(runID string, a *state.StepAttempt) attemptKey {
 // late running record reopen an ended attempt (state.StepAttempt).
 type heldStarts struct {
 	delay time.Duration
-	mu    sync.Mutex
-	open  bool
-	m     map[attemptKey]heldStart
+	// wake tells the writer that starts are held again, so that it sleeps
+	// while none are.
+	wake chan struct{}
+	mu   sync.Mutex
+	open bool
+	m    map[attemptKey]heldStart
 }
 
 type heldStart struct {
@@ -46,7 +49,7 @@ type heldStart struct {
 }
 
 func newHeldStarts(delay time.Duration) *heldStarts {
-	return &heldStarts{delay: delay, m: map[attemptKey]heldStart{}}
+	return &heldStarts{delay: delay, wake: make(chan struct{}, 1), m: map[attemptKey]heldStart{}}
 }
 
 // holdable reports whether a can wait: a start whose input the worker
@@ -104,11 +107,24 @@ func (h *heldStarts) committed(runID string, written, hold []state.StepAttempt, 
 	if !h.open {
 		return hold
 	}
+	if len(hold) > 0 && len(h.m) == 0 {
+		select {
+		case h.wake <- struct{}{}:
+		default:
+		}
+	}
 	due := now.Add(h.delay)
 	for _, a := range hold {
 		h.m[keyOf(runID, &a)] = heldStart{rec: a, due: due}
 	}
 	return nil
+}
+
+// held reports how many starts are held.
+func (h *heldStarts) held() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.m)
 }
 
 // take removes and returns the starts due by now (all of them when all is
@@ -149,16 +165,23 @@ func (s *Scheduler) putStarts(ctx context.Context, recs []state.StepAttempt) {
 	}
 }
 
-// heldWriter writes held starts as they fall due, until ctx ends.
+// heldWriter writes held starts as they fall due, until ctx ends. It
+// sleeps while none are held: an idle scheduler does not wake for them.
 func (s *Scheduler) heldWriter(ctx context.Context) {
-	tick := time.NewTicker(max(s.held.delay/4, 10*time.Millisecond))
-	defer tick.Stop()
+	every := max(s.held.delay/4, 10*time.Millisecond)
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-tick.C:
-			s.writeHeld(ctx, now, false)
+		case <-s.held.wake:
+		}
+		for s.held.held() > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-time.After(every):
+				s.writeHeld(ctx, now, false)
+			}
 		}
 	}
 }
