@@ -17,7 +17,7 @@ func (s *Store) StepAttemptPut(ctx context.Context, attempts []state.StepAttempt
 	for runID, as := range byRun(attempts) {
 		recs = append(recs, attemptRecs(runID, as)...)
 	}
-	js, err := json.Marshal(recs)
+	js, err := json.Marshal(sortAttempts(recs))
 	if err != nil {
 		return fmt.Errorf("statepg: StepAttemptPut: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,11 +24,16 @@ const (
 	roundOutbox
 	roundHuman
 	roundDelete
-	// roundSingle: a round of one update, whose u has at most one row. Its
-	// statement gates the other writes with cross joins, cheaper to set up
-	// than the hash joins matching many updates, and finds the run by key, so
-	// its estimates do not depend on the arrays.
+	// roundSingle: a round of one update. Its statement takes the run's
+	// values as scalars, finds the run by key and gates the other writes with
+	// cross joins: no function scans, sorts or joins to set up, which in a
+	// small statement cost more than the writes themselves (about half of a
+	// one-update commit's time on the server, measured).
 	roundSingle
+	// roundAttemptOne, roundOutboxOne (with roundSingle): the update has
+	// exactly one attempt row, or one outbox message, passed as scalars too.
+	roundAttemptOne
+	roundOutboxOne
 	roundVariants = 1 << iota
 )
 
@@ -75,13 +81,17 @@ const planSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true
 // (see roundArgs): run IDs, expected versions, statuses, states, outputs,
 // errors, finished flags, the write time; then, in the variants that have
 // them, the attempts' 11 columns, the outbox rows' 9 (ord first), the human
-// tasks' jsonb, and the deletes' ords and seqs.
+// tasks' jsonb, and the deletes' ords and seqs. A single update passes the
+// same values as scalars instead (its attempt without the run ID, its
+// message without the ord, its deletes as the seqs alone).
 //
 // The result is one row per update: ord, the new version (applied = true) or
 // the stored one as the statement's snapshot saw it (false: a conflict; 0:
 // the run does not exist), and the seqs of its outbox rows in message order.
 func buildRoundSQL(variant int) string {
 	single := variant&roundSingle != 0
+	attOne := single && variant&roundAttemptOne != 0
+	obOne := single && variant&roundOutboxOne != 0
 	// joinU gates the rows of one part on their update having applied.
 	joinU := func(on string) string {
 		if single {
@@ -94,20 +104,34 @@ func buildRoundSQL(variant int) string {
 		n++
 		return "$" + strconv.Itoa(n) + "::" + typ
 	}
-	unnest := func(types ...string) string {
+	params := func(types ...string) string {
 		as := make([]string, len(types))
 		for i, typ := range types {
 			as[i] = param(typ)
 		}
-		return "unnest(" + strings.Join(as, ", ") + ")"
+		return strings.Join(as, ", ")
 	}
-	runKey := ""
+	unnest := func(types ...string) string { return "unnest(" + params(types...) + ")" }
+	var q string
 	if single {
-		runKey = " AND r.id = ($1::text[])[1]"
-	}
-	runs := unnest("text[]", "bigint[]", "text[]", "jsonb[]", "jsonb[]", "text[]", "boolean[]")
-	now := param("timestamptz")
-	q := `, u AS (
+		id, expected, status, st, output, errText, finished, now := param("text"), param("bigint"), param("text"),
+			param("jsonb"), param("jsonb"), param("text"), param("boolean"), param("timestamptz")
+		q = `, u AS (
+	UPDATE runs r SET
+		status = coalesce(nullif(` + status + `, ''), r.status),
+		state = coalesce(` + st + `, r.state),
+		output = coalesce(` + output + `, r.output),
+		error = coalesce(nullif(` + errText + `, ''), r.error),
+		finished_at = CASE WHEN ` + finished + ` THEN coalesce(r.finished_at, ` + now + `) ELSE r.finished_at END,
+		updated_at = ` + now + `,
+		version = r.version + 1
+	WHERE r.id = ` + id + ` AND r.version = ` + expected + `
+	RETURNING r.id, r.version
+)`
+	} else {
+		runs := unnest("text[]", "bigint[]", "text[]", "jsonb[]", "jsonb[]", "text[]", "boolean[]")
+		now := param("timestamptz")
+		q = `, u AS (
 	UPDATE runs r SET
 		status = coalesce(nullif(p.status, ''), r.status),
 		state = coalesce(p.state, r.state),
@@ -118,10 +142,18 @@ func buildRoundSQL(variant int) string {
 		version = r.version + 1
 	FROM ` + runs + `
 		WITH ORDINALITY AS p(id, expected, status, state, output, error, finished, ord)
-	WHERE r.id = p.id AND r.version = p.expected` + runKey + `
+	WHERE r.id = p.id AND r.version = p.expected
 	RETURNING r.id, r.version, p.ord
 )`
-	if variant&roundAttempts != 0 {
+	}
+	switch {
+	case attOne:
+		q += `, a AS (
+	` + attemptInsertInto + `
+	SELECT u.id, ` + params("text", "int", "int", "text", "jsonb", "jsonb", "text", "text", "timestamptz", "timestamptz") + `
+	FROM u` + attemptOnConflict + `
+)`
+	case variant&roundAttempts != 0:
 		q += `, a AS (
 	` + attemptInsertInto + `
 	SELECT x.* FROM ` + unnest("text[]", "text[]", "int[]", "int[]", "text[]", "jsonb[]", "jsonb[]",
@@ -131,7 +163,16 @@ func buildRoundSQL(variant int) string {
 )`
 	}
 	seqs, seqsJoin := "NULL::bigint[]", ""
-	if variant&roundOutbox != 0 {
+	switch {
+	case obOne:
+		q += `, o AS (
+	INSERT INTO outbox (run_id, queue, msg_id, priority, headers, body, deliver_at, claimed_until)
+	SELECT ` + params("text", "text", "text", "int", "jsonb", "bytea") + `, coalesce(` + param("timestamptz") + `, now()), ` + param("timestamptz") + `
+	FROM u
+	RETURNING seq
+)`
+		seqs = "array(SELECT seq FROM o)"
+	case variant&roundOutbox != 0:
 		// The seqs are drawn here rather than by the column default so that
 		// each is known to belong to its message (k, n): RETURNING could only
 		// give back the row, and msg_ids need not be unique. Drawn in order,
@@ -162,24 +203,29 @@ LEFT JOIN (SELECT k, array_agg(seq ORDER BY n) AS seqs FROM ob GROUP BY k) AS s 
 )`
 	}
 	if variant&roundDelete != 0 {
-		// The seqs to delete are collected first so that outbox is read
-		// through its primary key, however few rows the planner expects.
-		q += `, d AS (
+		if single {
+			q += `, d AS (
+	DELETE FROM outbox WHERE seq = ANY(` + param("bigint[]") + `) AND EXISTS (SELECT FROM u)
+)`
+		} else {
+			// The seqs to delete are collected first so that outbox is read
+			// through its primary key, however few rows the planner expects.
+			q += `, d AS (
 	DELETE FROM outbox WHERE seq = ANY(ARRAY(
 		SELECT x.seq FROM ` + unnest("bigint[]", "bigint[]") + ` AS x(k, seq)` + joinU("u.ord = x.k") + `))
 )`
+		}
 	}
 	// The stored version is read only for the updates that did not apply
 	// (coalesce stops at the first non-null argument), through the primary
 	// key.
-	q = `WITH` + q[1:] + `
-SELECT p.ord, coalesce(u.version, (SELECT r.version FROM runs r WHERE r.id = p.id), 0), u.ord IS NOT NULL, ` + seqs
 	if single {
-		return q + `
-FROM (SELECT ($1::text[])[1] AS id, 1::bigint AS ord) AS p
-LEFT JOIN u ON true`
+		return `WITH` + q[1:] + `
+SELECT 1::bigint, coalesce((SELECT u.version FROM u), (SELECT r.version FROM runs r WHERE r.id = $1::text), 0),
+	EXISTS (SELECT FROM u), ` + seqs
 	}
-	return q + `
+	return `WITH` + q[1:] + `
+SELECT p.ord, coalesce(u.version, (SELECT r.version FROM runs r WHERE r.id = p.id), 0), u.ord IS NOT NULL, ` + seqs + `
 FROM unnest($1::text[]) WITH ORDINALITY AS p(id, ord)
 LEFT JOIN u ON u.ord = p.ord` + seqsJoin
 }
@@ -329,6 +375,9 @@ func batchRounds(ps []*state.RunUpdateParams) [][]int {
 // buildRoundSQL) for the updates ps[i], i in round. It assigns missing human
 // task IDs in ps, as RunUpdate does.
 func roundArgs(ps []*state.RunUpdateParams, round []int, now time.Time) (int, []any, error) {
+	if len(round) == 1 {
+		return singleArgs(ps[round[0]], now)
+	}
 	n := len(round)
 	var (
 		ids      = make([]string, n)
@@ -338,7 +387,7 @@ func roundArgs(ps []*state.RunUpdateParams, round []int, now time.Time) (int, []
 		outputs  = make([][]byte, n)
 		errTexts = make([]string, n)
 		finished = make([]bool, n)
-		at       attemptCols
+		recs     []attemptRec
 		ob       outboxCols
 		human    []humanRec
 		delOrds  []int64
@@ -350,7 +399,7 @@ func roundArgs(ps []*state.RunUpdateParams, round []int, now time.Time) (int, []
 		ids[k], expected[k], statuses[k] = p.ID, p.ExpectedVersion, p.Status
 		states[k], outputs[k], errTexts[k], finished[k] = p.State, p.Output, p.Error, p.Finished
 		if len(p.Attempts) > 0 {
-			at.add(attemptRecs(p.ID, p.Attempts))
+			recs = append(recs, attemptRecs(p.ID, p.Attempts)...)
 		}
 		if err := ob.add(ord, p.ID, p.Outbox); err != nil {
 			return 0, nil, err
@@ -364,11 +413,10 @@ func roundArgs(ps []*state.RunUpdateParams, round []int, now time.Time) (int, []
 	}
 	args := []any{ids, expected, statuses, states, outputs, errTexts, finished, now}
 	variant := 0
-	if n == 1 {
-		variant |= roundSingle
-	}
-	if len(at.runID) > 0 {
+	if len(recs) > 0 {
 		variant |= roundAttempts
+		var at attemptCols
+		at.add(sortAttempts(recs))
 		args = append(args, at.runID, at.stepID, at.iteration, at.attempt, at.status, at.input, at.output,
 			at.errText, at.workerID, at.startedAt, at.finishedAt)
 	}
@@ -389,6 +437,66 @@ func roundArgs(ps []*state.RunUpdateParams, round []int, now time.Time) (int, []
 		args = append(args, delOrds, delSeqs)
 	}
 	return variant, args, nil
+}
+
+// singleArgs is roundArgs for a round of the one update p: its values as
+// scalars, and its one attempt row or one message as scalars too.
+func singleArgs(p *state.RunUpdateParams, now time.Time) (int, []any, error) {
+	args := []any{p.ID, p.ExpectedVersion, p.Status, nilIfEmpty(p.State), nilIfEmpty(p.Output), p.Error, p.Finished, now}
+	variant := roundSingle
+	if len(p.Attempts) > 0 {
+		variant |= roundAttempts
+		recs := sortAttempts(attemptRecs(p.ID, p.Attempts))
+		if len(recs) == 1 {
+			r := recs[0]
+			variant |= roundAttemptOne
+			args = append(args, r.StepID, r.Iteration, r.Attempt, r.Status, nilIfEmpty(r.Input), nilIfEmpty(r.Output),
+				r.Error, r.WorkerID, r.StartedAt, r.FinishedAt)
+		} else {
+			var at attemptCols
+			at.add(recs)
+			args = append(args, at.runID, at.stepID, at.iteration, at.attempt, at.status, at.input, at.output,
+				at.errText, at.workerID, at.startedAt, at.finishedAt)
+		}
+	}
+	if len(p.Outbox) > 0 {
+		variant |= roundOutbox
+		var ob outboxCols
+		if err := ob.add(1, p.ID, p.Outbox); err != nil {
+			return 0, nil, err
+		}
+		if len(p.Outbox) == 1 {
+			variant |= roundOutboxOne
+			args = append(args, ob.runID[0], ob.queue[0], ob.msgID[0], ob.priority[0], ob.headers[0], ob.body[0], ob.deliverAt[0], ob.claimed[0])
+		} else {
+			args = append(args, ob.ord, ob.runID, ob.queue, ob.msgID, ob.priority, ob.headers, ob.body, ob.deliverAt, ob.claimed)
+		}
+	}
+	if len(p.HumanTasks) > 0 {
+		js, err := json.Marshal(humanRecs(p.ID, p.HumanTasks, now))
+		if err != nil {
+			return 0, nil, err
+		}
+		variant |= roundHuman
+		args = append(args, js)
+	}
+	if len(p.OutboxDelete) > 0 {
+		variant |= roundDelete
+		args = append(args, p.OutboxDelete)
+	}
+	return variant, args, nil
+}
+
+// sortAttempts orders attempt rows by key, as every statement that upserts
+// several attempts writes them: two transactions (a group commit and the
+// held-start writer) that lock the same rows then lock them in one order and
+// cannot deadlock.
+func sortAttempts(rs []attemptRec) []attemptRec {
+	slices.SortFunc(rs, func(a, b attemptRec) int {
+		return cmp.Or(strings.Compare(a.RunID, b.RunID), strings.Compare(a.StepID, b.StepID),
+			cmp.Compare(a.Iteration, b.Iteration), cmp.Compare(a.Attempt, b.Attempt))
+	})
+	return rs
 }
 
 // attemptCols holds attempt rows as the columns roundSQL unnests; nil

@@ -273,12 +273,20 @@ func ExerciseBatch(t *testing.T, newStore NewStoreFunc) {
 			case 3:
 				// Stale: conflicts on both paths.
 				return &state.RunUpdateParams{ID: id, ExpectedVersion: 1, Status: state.RunCancelled, Outbox: []state.OutboxMessage{{Queue: "q", MsgID: "stale"}}}
+			case 4:
+				// One attempt and one message, every field set.
+				return &state.RunUpdateParams{ID: id, ExpectedVersion: 4, State: json.RawMessage(`{"r":3}`),
+					Attempts: []state.StepAttempt{{StepID: "c", Iteration: 1, Attempt: 2, Status: "succeeded", Input: json.RawMessage(`{"i":1}`),
+						Output: json.RawMessage(`{"o":2}`), Error: "e", WorkerID: "w2", StartedAt: &started, FinishedAt: &finished}},
+					Outbox: []state.OutboxMessage{{Queue: "other", MsgID: "one", Priority: 1, Headers: map[string]string{"k": "v"},
+						Body: []byte("body"), DeliverAt: deliver}},
+				}
 			default:
-				return &state.RunUpdateParams{ID: id, ExpectedVersion: 4, Status: state.RunCompleted, Output: json.RawMessage(`{"answer":42}`), Finished: true,
+				return &state.RunUpdateParams{ID: id, ExpectedVersion: 5, Status: state.RunCompleted, Output: json.RawMessage(`{"answer":42}`), Finished: true,
 					State: json.RawMessage(`{"r":4}`)}
 			}
 		}
-		const rounds = 5
+		const rounds = 6
 		seqRun := insertRun(t, b, state.Run{Input: json.RawMessage(`{"in":1}`), Priority: 2})
 		batchRun := insertRun(t, b, state.Run{Input: json.RawMessage(`{"in":1}`), Priority: 2})
 		seqTask, batchTask := "00000000-0000-0000-0000-0000000000b1", "00000000-0000-0000-0000-0000000000b2"
@@ -300,6 +308,11 @@ func ExerciseBatch(t *testing.T, newStore NewStoreFunc) {
 				require.NotZero(t, m.Seq)
 			}
 		}
+
+		_, wantErr := b.store.RunUpdate(ctx, &state.RunUpdateParams{ID: "missing", ExpectedVersion: 1, Attempts: []state.StepAttempt{{StepID: "a", Attempt: 1}}})
+		require.ErrorIs(t, wantErr, state.ErrNotFound)
+		_, errs := b.batch.RunUpdateMany(ctx, []*state.RunUpdateParams{{ID: "missing", ExpectedVersion: 1, Attempts: []state.StepAttempt{{StepID: "a", Attempt: 1}}}})
+		require.ErrorIs(t, errs[0], state.ErrNotFound)
 
 		runA, err := b.store.RunGet(ctx, seqRun.ID)
 		require.NoError(t, err)
@@ -334,7 +347,7 @@ func ExerciseBatch(t *testing.T, newStore NewStoreFunc) {
 			perRun[m.RunID] = append(perRun[m.RunID], fmt.Sprintf("%s|%s|%d|%v|%x|%s", m.Queue, m.MsgID, m.Priority, m.Headers, m.Body,
 				m.DeliverAt.Format(time.RFC3339)))
 		}
-		require.Len(t, perRun[seqRun.ID], 2)
+		require.Len(t, perRun[seqRun.ID], 3)
 		// Messages without DeliverAt are due at the write time, which differs.
 		norm := func(ss []string) []string {
 			out := slices.Clone(ss)
