@@ -115,7 +115,7 @@ func buildRoundSQL(variant int) string {
 	var q string
 	if single {
 		id, expected, status, st, output, errText, finished, now := param("text"), param("bigint"), param("text"),
-			param("jsonb"), param("jsonb"), param("text"), param("boolean"), param("timestamptz")
+			param("json"), param("jsonb"), param("text"), param("boolean"), param("timestamptz")
 		q = `, u AS (
 	UPDATE runs r SET
 		status = coalesce(nullif(` + status + `, ''), r.status),
@@ -129,7 +129,7 @@ func buildRoundSQL(variant int) string {
 	RETURNING r.id, r.version
 )`
 	} else {
-		runs := unnest("text[]", "bigint[]", "text[]", "jsonb[]", "jsonb[]", "text[]", "boolean[]")
+		runs := unnest("text[]", "bigint[]", "text[]", "json[]", "jsonb[]", "text[]", "boolean[]")
 		now := param("timestamptz")
 		q = `, u AS (
 	UPDATE runs r SET

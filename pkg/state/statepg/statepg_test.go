@@ -87,11 +87,15 @@ func TestNewConcurrentMigrations(t *testing.T) {
 	defer s.Close()
 	var n int
 	require.NoError(t, s.Pool().QueryRow(t.Context(), `SELECT count(*) FROM `+schema+`.schema_migrations`).Scan(&n))
-	require.Equal(t, 3, n, "001_init, 002_auth and 003_fillfactor")
+	require.Equal(t, 4, n, "001_init, 002_auth, 003_fillfactor and 004_state_json")
 	var opts []string
 	require.NoError(t, s.Pool().QueryRow(t.Context(), `SELECT coalesce(reloptions, '{}') FROM pg_class
 		WHERE oid = to_regclass($1)`, schema+".runs").Scan(&opts))
 	require.Contains(t, opts, "fillfactor=50")
+	var typ string
+	require.NoError(t, s.Pool().QueryRow(t.Context(), `SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+		WHERE attrelid = to_regclass($1) AND attname = 'state'`, schema+".runs").Scan(&typ))
+	require.Equal(t, "json", typ)
 }
 
 func TestNewConfig(t *testing.T) {
