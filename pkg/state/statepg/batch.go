@@ -263,6 +263,10 @@ func (s *Store) RunUpdateMany(ctx context.Context, ps []*state.RunUpdateParams) 
 	rounds := batchRounds(ps)
 	b.Queue(planSQL)
 	for _, round := range rounds {
+		// Runs in ID order: two schedulers' group commits that share runs
+		// (the branches of one fan-out) then lock their rows in the same
+		// order and cannot deadlock. A round's updates commute.
+		slices.SortFunc(round, func(i, j int) int { return strings.Compare(ps[i].ID, ps[j].ID) })
 		variant, args, err := roundArgs(ps, round, now)
 		if err != nil {
 			return failAll(err)

@@ -2,7 +2,10 @@ package statepg_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -179,4 +182,73 @@ func TestRunUpdateManyPlanCacheMode(t *testing.T) {
 // updates on distinct runs, one round trip and one transaction each.
 func BenchmarkRunUpdateMany(b *testing.B) {
 	statetest.BenchRunUpdateMany(b, testStore(b))
+}
+
+// TestConcurrentCommitsNoDeadlock runs, side by side, group commits that
+// name the same runs in opposite orders (as two schedulers handling one
+// fan-out's branches do) and held-start writes of the same attempts: rows
+// are locked in one order, so each write either applies or meets a version
+// conflict, and none is aborted as a deadlock.
+func TestConcurrentCommitsNoDeadlock(t *testing.T) {
+	t.Parallel()
+	s := testStore(t)
+	ctx := t.Context()
+	pv, _, err := s.PipelineVersionPut(ctx, &state.PipelineVersionPutParams{Slug: "deadlock", Hash: "h", Definition: json.RawMessage(`{}`)})
+	require.NoError(t, err)
+	ids := make([]string, 4)
+	for i := range ids {
+		r, _, err := s.RunInsert(ctx, &state.RunInsertParams{Run: state.Run{PipelineVersionID: pv.ID, PipelineSlug: pv.Slug}})
+		require.NoError(t, err)
+		ids[i] = r.ID
+	}
+	const rounds = 150
+	attempts := func(id string, i int) []state.StepAttempt {
+		return []state.StepAttempt{{StepID: "a", Iteration: i, Attempt: 1, Status: "running"}, {StepID: "b", Iteration: i, Attempt: 1, Status: "running"}}
+	}
+	commit := func(order []string) error {
+		for i := range rounds {
+			ps := make([]*state.RunUpdateParams, len(order))
+			for k, id := range order {
+				run, err := s.RunGet(ctx, id)
+				if err != nil {
+					return err
+				}
+				ps[k] = &state.RunUpdateParams{ID: id, ExpectedVersion: run.Version, State: json.RawMessage(`{}`), Attempts: attempts(id, i)}
+			}
+			_, errs := s.RunUpdateMany(ctx, ps)
+			for _, err := range errs {
+				if err != nil && !errors.Is(err, state.ErrConflict) {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	put := func(order []string) error {
+		for i := range rounds {
+			var as []state.StepAttempt
+			for k := len(order) - 1; k >= 0; k-- {
+				for _, a := range attempts(order[k], i) {
+					a.RunID = order[k]
+					as = append(as, a)
+				}
+			}
+			if err := s.StepAttemptPut(ctx, as); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	reversed := slices.Clone(ids)
+	slices.Reverse(reversed)
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for _, f := range []func() error{func() error { return commit(ids) }, func() error { return commit(reversed) }, func() error { return put(ids) }} {
+		wg.Go(func() { errs <- f() })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
 }
