@@ -130,6 +130,15 @@ func (s *Scanner) ReadMapRaw() (map[string]any, []byte, bool) {
 	return m, s.b[start:s.i], ok
 }
 
+// ReadRaw reads any value and returns its bytes (a subslice of the input),
+// as encoding/json hands them to a json.RawMessage.
+func (s *Scanner) ReadRaw() ([]byte, bool) {
+	s.skipSpace()
+	start := s.i
+	_, ok := s.ReadValue()
+	return s.b[start:s.i], ok
+}
+
 // ReadString reads a string (not null).
 func (s *Scanner) ReadString() (string, bool) {
 	if s.peek() != '"' {

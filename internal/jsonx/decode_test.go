@@ -135,3 +135,24 @@ func FuzzUnmarshal(f *testing.F) {
 		require.Equal(t, want, got)
 	})
 }
+
+// TestScannerReadRaw: a value's bytes, as a json.RawMessage field would
+// receive them, and false on invalid input.
+func TestScannerReadRaw(t *testing.T) {
+	t.Parallel()
+	for doc, want := range map[string]string{
+		` {"a" : [1, null]} ,`: `{"a" : [1, null]}`,
+		`"s\n"]`:              `"s\n"`,
+		` -1.5e3}`:            `-1.5e3`,
+		`null`:                `null`,
+	} {
+		s := jsonx.NewScanner([]byte(doc))
+		got, ok := s.ReadRaw()
+		require.True(t, ok, doc)
+		require.Equal(t, want, string(got), doc)
+	}
+	for _, doc := range []string{`{"a":}`, `[1,]`, `tru`, ``} {
+		_, ok := jsonx.NewScanner([]byte(doc)).ReadRaw()
+		require.False(t, ok, doc)
+	}
+}

@@ -798,7 +798,7 @@ func (s *Scheduler) publishLive(ctx context.Context, runID, stepID, typ string, 
 // handle applies one completion from the events queue.
 func (s *Scheduler) handle(ctx context.Context, d queue.Delivery) {
 	var c worker.Completion
-	if err := json.Unmarshal(d.Message().Body, &c); err != nil {
+	if err := worker.DecodeCompletion(d.Message().Body, &c); err != nil {
 		s.log.ErrorContext(ctx, "scheduler: undecodable event dropped", "error", err, "msg_id", d.Message().ID)
 		_ = d.Term(ctx)
 		return

@@ -252,7 +252,7 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 		}
 		log.DebugContext(ctx, "worker: in-process completion refused; publishing it", "error", err)
 	}
-	body, err := json.Marshal(c)
+	body, err := encodeCompletion(c)
 	if err != nil {
 		c = &Completion{RunID: t.RunID, StepID: t.StepID, Iteration: t.Iteration, Attempt: t.Attempt, WorkerID: w.cfg.ID,
 			Error: &Failure{Message: "output is not JSON-encodable: " + err.Error(), Code: "bad_output"}, StartedAt: c.StartedAt, EndedAt: c.EndedAt}

@@ -1,0 +1,198 @@
+package worker
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/ia-modules/ia-go/internal/jsonx"
+)
+
+// encodeCompletion returns c's JSON, the bytes json.Marshal(c) gives, and
+// its error; a worker encodes one per step. The common completion is
+// written without reflection; one whose raw fields would need compacting or
+// escaping, or whose times json.Marshal refuses, goes to encoding/json.
+func encodeCompletion(c *Completion) ([]byte, error) {
+	if b, ok := c.appendJSON(make([]byte, 0, 256+len(c.Output)+len(c.Input))); ok {
+		return b, nil
+	}
+	return json.Marshal(c)
+}
+
+// appendJSON appends c's JSON, or returns false when it leaves c to
+// encoding/json. Output and Input must be valid JSON, as a worker makes
+// them (json.Marshal's output, a decoded task's bytes).
+func (c *Completion) appendJSON(b []byte) ([]byte, bool) {
+	if !plainRaw(c.Output) || !plainRaw(c.Input) {
+		return nil, false
+	}
+	b = jsonx.AppendString(append(b, `{"run_id":`...), c.RunID)
+	b = jsonx.AppendString(append(b, `,"step_id":`...), c.StepID)
+	b = strconv.AppendInt(append(b, `,"iteration":`...), int64(c.Iteration), 10)
+	b = strconv.AppendInt(append(b, `,"attempt":`...), int64(c.Attempt), 10)
+	if c.WorkerID != "" {
+		b = jsonx.AppendString(append(b, `,"worker_id":`...), c.WorkerID)
+	}
+	if len(c.Output) > 0 {
+		b = append(append(b, `,"output":`...), c.Output...)
+	}
+	if c.OutputRef != "" {
+		b = jsonx.AppendString(append(b, `,"output_ref":`...), c.OutputRef)
+	}
+	if len(c.Input) > 0 {
+		b = append(append(b, `,"input":`...), c.Input...)
+	}
+	if f := c.Error; f != nil {
+		b = jsonx.AppendString(append(b, `,"error":{"message":`...), f.Message)
+		if f.Code != "" {
+			b = jsonx.AppendString(append(b, `,"code":`...), f.Code)
+		}
+		b = strconv.AppendBool(append(b, `,"retryable":`...), f.Retryable)
+		if f.RetryAfterMS != 0 {
+			b = strconv.AppendInt(append(b, `,"retry_after_ms":`...), f.RetryAfterMS, 10)
+		}
+		if f.Snooze {
+			b = append(b, `,"snooze":true`...)
+		}
+		b = append(b, '}')
+	}
+	var err error
+	if b, err = appendTime(append(b, `,"started_at":`...), c.StartedAt); err != nil {
+		return nil, false
+	}
+	if b, err = appendTime(append(b, `,"ended_at":`...), c.EndedAt); err != nil {
+		return nil, false
+	}
+	if c.Kind != "" {
+		b = jsonx.AppendString(append(b, `,"kind":`...), c.Kind)
+	}
+	return append(b, '}'), true
+}
+
+// plainRaw reports whether raw JSON goes out as it is: json.Marshal
+// compacts a json.RawMessage and escapes <, > and & (and U+2028, U+2029,
+// which start with 0xE2) in it.
+func plainRaw(raw json.RawMessage) bool {
+	return bytes.IndexAny(raw, " \t\n\r<>&\xe2") < 0
+}
+
+// appendTime appends t as time.Time's MarshalJSON does, with its error.
+func appendTime(b []byte, t time.Time) ([]byte, error) {
+	b, err := t.AppendText(append(b, '"'))
+	return append(b, '"'), err
+}
+
+// DecodeCompletion decodes a completion's JSON into c, as json.Unmarshal
+// does (the same result, the same errors), without reflection for the
+// completions workers write: a scheduler decodes one per step.
+func DecodeCompletion(b []byte, c *Completion) error {
+	if decodeCompletion(b, c) {
+		return nil
+	}
+	*c = Completion{}
+	return json.Unmarshal(b, c)
+}
+
+func decodeCompletion(b []byte, c *Completion) bool {
+	*c = Completion{}
+	s := jsonx.NewScanner(b)
+	var seen uint16
+	str := func(dst *string) (ok bool) { *dst, ok = s.ReadString(); return ok }
+	num := func(dst *int) bool {
+		n, ok := s.ReadInt()
+		*dst = int(n)
+		return ok && int64(*dst) == n
+	}
+	raw := func(dst *json.RawMessage) bool {
+		r, ok := s.ReadRaw()
+		*dst = append(json.RawMessage(nil), r...)
+		return ok
+	}
+	tm := func(dst *time.Time) bool {
+		r, ok := s.ReadRaw()
+		// A string goes to time.Time's UnmarshalJSON, as encoding/json
+		// hands it over; anything else (null, a number) to encoding/json.
+		return ok && len(r) > 0 && r[0] == '"' && dst.UnmarshalJSON(r) == nil
+	}
+	return s.ReadObject(func(key []byte) bool {
+		var (
+			bit uint16
+			ok  bool
+		)
+		switch string(key) {
+		case "run_id":
+			bit, ok = 1<<0, str(&c.RunID)
+		case "step_id":
+			bit, ok = 1<<1, str(&c.StepID)
+		case "iteration":
+			bit, ok = 1<<2, num(&c.Iteration)
+		case "attempt":
+			bit, ok = 1<<3, num(&c.Attempt)
+		case "worker_id":
+			bit, ok = 1<<4, str(&c.WorkerID)
+		case "output":
+			bit, ok = 1<<5, raw(&c.Output)
+		case "output_ref":
+			bit, ok = 1<<6, str(&c.OutputRef)
+		case "input":
+			bit, ok = 1<<7, raw(&c.Input)
+		case "error":
+			bit = 1 << 8
+			c.Error, ok = decodeFailure(s)
+		case "started_at":
+			bit, ok = 1<<9, tm(&c.StartedAt)
+		case "ended_at":
+			bit, ok = 1<<10, tm(&c.EndedAt)
+		case "kind":
+			bit, ok = 1<<11, str(&c.Kind)
+		}
+		// Anything else (another key, which encoding/json may match to a
+		// field regardless of case, or a key seen twice, which it would
+		// merge into the failure) is left to encoding/json.
+		ok = ok && seen&bit == 0
+		seen |= bit
+		return ok
+	}) && s.Done()
+}
+
+// decodeFailure reads a failure object, or null as a nil failure.
+func decodeFailure(s *jsonx.Scanner) (*Failure, bool) {
+	r, ok := s.ReadRaw()
+	if !ok || string(r) == "null" {
+		return nil, ok
+	}
+	f := &Failure{}
+	fs := jsonx.NewScanner(r)
+	var seen uint8
+	boolean := func(dst *bool) bool {
+		v, ok := fs.ReadValue()
+		*dst, ok = v.(bool)
+		return ok
+	}
+	ok = fs.ReadObject(func(key []byte) bool {
+		var (
+			bit uint8
+			ok  bool
+		)
+		switch string(key) {
+		case "message":
+			bit = 1 << 0
+			f.Message, ok = fs.ReadString()
+		case "code":
+			bit = 1 << 1
+			f.Code, ok = fs.ReadString()
+		case "retryable":
+			bit, ok = 1<<2, boolean(&f.Retryable)
+		case "retry_after_ms":
+			bit = 1 << 3
+			f.RetryAfterMS, ok = fs.ReadInt()
+		case "snooze":
+			bit, ok = 1<<4, boolean(&f.Snooze)
+		}
+		ok = ok && seen&bit == 0
+		seen |= bit
+		return ok
+	}) && fs.Done()
+	return f, ok
+}
