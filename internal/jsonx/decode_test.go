@@ -142,9 +142,9 @@ func TestScannerReadRaw(t *testing.T) {
 	t.Parallel()
 	for doc, want := range map[string]string{
 		` {"a" : [1, null]} ,`: `{"a" : [1, null]}`,
-		`"s\n"]`:              `"s\n"`,
-		` -1.5e3}`:            `-1.5e3`,
-		`null`:                `null`,
+		`"s\n"]`:               `"s\n"`,
+		` -1.5e3}`:             `-1.5e3`,
+		`null`:                 `null`,
 	} {
 		s := jsonx.NewScanner([]byte(doc))
 		got, ok := s.ReadRaw()
