@@ -159,7 +159,8 @@ func buildRoundSQL(variant int) string {
 	SELECT x.* FROM ` + unnest("text[]", "text[]", "int[]", "int[]", "text[]", "jsonb[]", "jsonb[]",
 			"text[]", "text[]", "timestamptz[]", "timestamptz[]") + `
 		AS x(run_id, step_id, iteration, attempt, status, input, output, error, worker_id, started_at, finished_at)
-	` + joinU("u.id = x.run_id") + attemptOnConflict + `
+	` + joinU("u.id = x.run_id") + `
+	` + attemptOrder + attemptOnConflict + `
 )`
 	}
 	seqs, seqsJoin := "NULL::bigint[]", ""
@@ -491,10 +492,16 @@ func singleArgs(p *state.RunUpdateParams, now time.Time) (int, []any, error) {
 	return variant, args, nil
 }
 
-// sortAttempts orders attempt rows by key, as every statement that upserts
-// several attempts writes them: two transactions (a group commit and the
-// held-start writer) that lock the same rows then lock them in one order and
-// cannot deadlock.
+// sortAttempts orders attempt rows by key, as attemptOrder does on the
+// server (byte order, which is collation "C"'s).
+//
+// Every statement that upserts several attempts writes them in that order
+// (attemptOrder; the join that gates them on their run's update may reorder
+// them otherwise): two transactions (a group commit and the held-start
+// writer, or two schedulers' group commits) that lock the same rows then
+// lock them in one order and cannot deadlock.
+const attemptOrder = `ORDER BY x.run_id COLLATE "C", x.step_id COLLATE "C", x.iteration, x.attempt`
+
 func sortAttempts(rs []attemptRec) []attemptRec {
 	slices.SortFunc(rs, func(a, b attemptRec) int {
 		return cmp.Or(strings.Compare(a.RunID, b.RunID), strings.Compare(a.StepID, b.StepID),

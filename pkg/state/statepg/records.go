@@ -253,5 +253,5 @@ SELECT x.run_id, x.step_id, x.iteration, x.attempt, coalesce(x.status, ''), x.in
 	coalesce(x.error, ''), coalesce(x.worker_id, ''), x.started_at, x.finished_at
 FROM jsonb_to_recordset($1::jsonb) AS x(run_id text, step_id text, iteration int, attempt int, status text,
 	input jsonb, output jsonb, error text, worker_id text, started_at timestamptz, finished_at timestamptz)
-WHERE EXISTS (SELECT 1 FROM runs WHERE runs.id = x.run_id)` +
-	attemptOnConflict
+WHERE EXISTS (SELECT 1 FROM runs WHERE runs.id = x.run_id)
+` + attemptOrder + attemptOnConflict
