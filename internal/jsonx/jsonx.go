@@ -21,6 +21,28 @@ func AppendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// AppendStringMap appends m's JSON, the bytes json.Marshal(m) gives (keys
+// sorted, nil as null): message headers are encoded at every step.
+func AppendStringMap(b []byte, m map[string]string) []byte {
+	if m == nil {
+		return append(b, "null"...)
+	}
+	var small [8]string
+	keys := small[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(append(AppendString(b, k), ':'), m[k])
+	}
+	return append(b, '}')
+}
+
 // AppendValue appends v's JSON: what json.Marshal(v) returns, and its error.
 func AppendValue(b []byte, v any) ([]byte, error) {
 	switch x := v.(type) {

@@ -87,3 +87,13 @@ func FuzzAppendValue(f *testing.F) {
 		require.Equal(t, string(want), string(got))
 	})
 }
+
+// TestAppendStringMap: json.Marshal's bytes for a map of strings.
+func TestAppendStringMap(t *testing.T) {
+	t.Parallel()
+	for _, m := range []map[string]string{nil, {}, {"run_id": "r", "step_id": "s"}, {"z": "<&>", "a": "é\n", "": "\u2028"}} {
+		want, err := json.Marshal(m)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(jsonx.AppendStringMap(nil, m)))
+	}
+}

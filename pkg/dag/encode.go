@@ -182,7 +182,7 @@ func (e *StateEncoder) Append(b []byte, st *RunState) ([]byte, error) {
 		b = strconv.AppendInt(b, int64(st.Resumes), 10)
 	}
 	if st.Output != nil {
-		if raw, err = json.Marshal(st.Output); err != nil {
+		if raw, err = jsonx.AppendValue(nil, st.Output); err != nil {
 			return nil, err
 		}
 		b = append(append(b, `,"output":`...), raw...)

@@ -729,7 +729,7 @@ func (s *Scheduler) translate(ctx context.Context, g *dag.Graph, slug string, st
 		case dag.ActionCancelStep:
 			u.Attempts = append(u.Attempts, state.StepAttempt{RunID: st.RunID, StepID: a.StepID, Iteration: a.Iteration, Attempt: stepAttempt(g, st, a.StepID), Status: "cancelled"})
 		case dag.ActionFinishRun:
-			out, err := json.Marshal(a.Output)
+			out, err := jsonx.AppendValue(nil, a.Output)
 			if err != nil {
 				return nil, fmt.Errorf("encoding run output: %w", err)
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ia-modules/ia-go/internal/jsonx"
 	"github.com/ia-modules/ia-go/pkg/queue"
 	"github.com/ia-modules/ia-go/pkg/state"
 	"github.com/ia-modules/ia-go/pkg/steps"
@@ -344,7 +345,7 @@ func (w *Worker) execute(ctx context.Context, d queue.Delivery, t *Task, log *sl
 	if out != nil {
 		value = out.Data
 	}
-	raw, err := json.Marshal(value)
+	raw, err := jsonx.AppendValue(nil, value)
 	if err != nil {
 		return fail(&Failure{Message: "output is not JSON-encodable: " + err.Error(), Code: "bad_output"})
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ia-modules/ia-go/internal/jsonx"
 	"github.com/ia-modules/ia-go/pkg/state"
 )
 
@@ -550,11 +551,7 @@ func (c *outboxCols) add(ord int64, runID string, ms []state.OutboxMessage) erro
 	for _, m := range ms {
 		var headers, body []byte
 		if len(m.Headers) > 0 {
-			js, err := json.Marshal(m.Headers)
-			if err != nil {
-				return err
-			}
-			headers = js
+			headers = jsonx.AppendStringMap(nil, m.Headers)
 		}
 		if len(m.Body) > 0 {
 			body = m.Body

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ia-modules/ia-go/internal/jsonx"
 	"github.com/ia-modules/ia-go/pkg/state"
 )
 
@@ -319,11 +320,7 @@ func (s *Store) insertOutbox(st *txStmts, runID string, ms []state.OutboxMessage
 		m := ms[i]
 		var headers any
 		if m.Headers != nil {
-			b, err := json.Marshal(m.Headers)
-			if err != nil {
-				return err
-			}
-			headers = string(b)
+			headers = string(jsonx.AppendStringMap(nil, m.Headers))
 		}
 		if m.RunID == "" {
 			m.RunID = runID
