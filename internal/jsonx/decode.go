@@ -107,6 +107,36 @@ func (s *Scanner) ReadObject(field func(key []byte) bool) bool {
 	}
 }
 
+// ReadStruct reads an object into a struct's fields: field reads the
+// value of a key it knows and returns the key's bit (a distinct power of
+// two) and true. It gives up on a key field does not know (bit 0), on a
+// key seen twice, and when field gives up: the cases where encoding/json
+// matches keys regardless of case, or merges a repeated key into what it
+// decoded first, are left to it.
+func (s *Scanner) ReadStruct(field func(key []byte) (bit uint32, ok bool)) bool {
+	var seen uint32
+	return s.ReadObject(func(key []byte) bool {
+		bit, ok := field(key)
+		ok = ok && bit != 0 && seen&bit == 0
+		seen |= bit
+		return ok
+	})
+}
+
+// ReadIntInto reads an integer literal into an int field, giving up when
+// it does not fit.
+func (s *Scanner) ReadIntInto(dst *int) bool {
+	n, ok := s.ReadInt()
+	*dst = int(n)
+	return ok && int64(*dst) == n
+}
+
+// ReadStringInto reads a string (not null) into a string field.
+func (s *Scanner) ReadStringInto(dst *string) (ok bool) {
+	*dst, ok = s.ReadString()
+	return ok
+}
+
 // ReadMap reads an object into a new map, or null into a nil map.
 func (s *Scanner) ReadMap() (map[string]any, bool) {
 	if s.peek() == 'n' {

@@ -156,3 +156,30 @@ func TestScannerReadRaw(t *testing.T) {
 		require.False(t, ok, doc)
 	}
 }
+
+// TestScannerReadStruct: known keys once each; an unknown or repeated key
+// gives up.
+func TestScannerReadStruct(t *testing.T) {
+	t.Parallel()
+	read := func(doc string) (a string, n int, ok bool) {
+		s := jsonx.NewScanner([]byte(doc))
+		ok = s.ReadStruct(func(key []byte) (uint32, bool) {
+			switch string(key) {
+			case "a":
+				return 1, s.ReadStringInto(&a)
+			case "n":
+				return 2, s.ReadIntInto(&n)
+			}
+			return 0, false
+		}) && s.Done()
+		return a, n, ok
+	}
+	a, n, ok := read(` {"n": 7, "a": "x"} `)
+	require.True(t, ok)
+	require.Equal(t, "x", a)
+	require.Equal(t, 7, n)
+	for _, doc := range []string{`{"a":"x","a":"y"}`, `{"b":1}`, `{"n":1.5}`, `{"a":null}`, `[]`} {
+		_, _, ok := read(doc)
+		require.False(t, ok, doc)
+	}
+}

@@ -97,13 +97,6 @@ func DecodeCompletion(b []byte, c *Completion) error {
 func decodeCompletion(b []byte, c *Completion) bool {
 	*c = Completion{}
 	s := jsonx.NewScanner(b)
-	var seen uint16
-	str := func(dst *string) (ok bool) { *dst, ok = s.ReadString(); return ok }
-	num := func(dst *int) bool {
-		n, ok := s.ReadInt()
-		*dst = int(n)
-		return ok && int64(*dst) == n
-	}
 	raw := func(dst *json.RawMessage) bool {
 		r, ok := s.ReadRaw()
 		*dst = append(json.RawMessage(nil), r...)
@@ -115,44 +108,37 @@ func decodeCompletion(b []byte, c *Completion) bool {
 		// hands it over; anything else (null, a number) to encoding/json.
 		return ok && len(r) > 0 && r[0] == '"' && dst.UnmarshalJSON(r) == nil
 	}
-	return s.ReadObject(func(key []byte) bool {
-		var (
-			bit uint16
-			ok  bool
-		)
+	// Anything else (another key, or a key seen twice, which encoding/json
+	// would merge into the failure) is left to encoding/json.
+	return s.ReadStruct(func(key []byte) (bit uint32, ok bool) {
 		switch string(key) {
 		case "run_id":
-			bit, ok = 1<<0, str(&c.RunID)
+			return 1 << 0, s.ReadStringInto(&c.RunID)
 		case "step_id":
-			bit, ok = 1<<1, str(&c.StepID)
+			return 1 << 1, s.ReadStringInto(&c.StepID)
 		case "iteration":
-			bit, ok = 1<<2, num(&c.Iteration)
+			return 1 << 2, s.ReadIntInto(&c.Iteration)
 		case "attempt":
-			bit, ok = 1<<3, num(&c.Attempt)
+			return 1 << 3, s.ReadIntInto(&c.Attempt)
 		case "worker_id":
-			bit, ok = 1<<4, str(&c.WorkerID)
+			return 1 << 4, s.ReadStringInto(&c.WorkerID)
 		case "output":
-			bit, ok = 1<<5, raw(&c.Output)
+			return 1 << 5, raw(&c.Output)
 		case "output_ref":
-			bit, ok = 1<<6, str(&c.OutputRef)
+			return 1 << 6, s.ReadStringInto(&c.OutputRef)
 		case "input":
-			bit, ok = 1<<7, raw(&c.Input)
+			return 1 << 7, raw(&c.Input)
 		case "error":
-			bit = 1 << 8
 			c.Error, ok = decodeFailure(s)
+			return 1 << 8, ok
 		case "started_at":
-			bit, ok = 1<<9, tm(&c.StartedAt)
+			return 1 << 9, tm(&c.StartedAt)
 		case "ended_at":
-			bit, ok = 1<<10, tm(&c.EndedAt)
+			return 1 << 10, tm(&c.EndedAt)
 		case "kind":
-			bit, ok = 1<<11, str(&c.Kind)
+			return 1 << 11, s.ReadStringInto(&c.Kind)
 		}
-		// Anything else (another key, which encoding/json may match to a
-		// field regardless of case, or a key seen twice, which it would
-		// merge into the failure) is left to encoding/json.
-		ok = ok && seen&bit == 0
-		seen |= bit
-		return ok
+		return 0, false
 	}) && s.Done()
 }
 
@@ -164,35 +150,26 @@ func decodeFailure(s *jsonx.Scanner) (*Failure, bool) {
 	}
 	f := &Failure{}
 	fs := jsonx.NewScanner(r)
-	var seen uint8
 	boolean := func(dst *bool) bool {
 		v, ok := fs.ReadValue()
 		*dst, ok = v.(bool)
 		return ok
 	}
-	ok = fs.ReadObject(func(key []byte) bool {
-		var (
-			bit uint8
-			ok  bool
-		)
+	ok = fs.ReadStruct(func(key []byte) (bit uint32, ok bool) {
 		switch string(key) {
 		case "message":
-			bit = 1 << 0
-			f.Message, ok = fs.ReadString()
+			return 1 << 0, fs.ReadStringInto(&f.Message)
 		case "code":
-			bit = 1 << 1
-			f.Code, ok = fs.ReadString()
+			return 1 << 1, fs.ReadStringInto(&f.Code)
 		case "retryable":
-			bit, ok = 1<<2, boolean(&f.Retryable)
+			return 1 << 2, boolean(&f.Retryable)
 		case "retry_after_ms":
-			bit = 1 << 3
 			f.RetryAfterMS, ok = fs.ReadInt()
+			return 1 << 3, ok
 		case "snooze":
-			bit, ok = 1<<4, boolean(&f.Snooze)
+			return 1 << 4, boolean(&f.Snooze)
 		}
-		ok = ok && seen&bit == 0
-		seen |= bit
-		return ok
+		return 0, false
 	}) && fs.Done()
 	return f, ok
 }

@@ -80,51 +80,37 @@ func decodeTask(b []byte, t *Task) (json.RawMessage, error) {
 	*t = Task{}
 	var inputs []byte
 	s := jsonx.NewScanner(b)
-	var seen uint16
-	str := func(dst *string) (ok bool) { *dst, ok = s.ReadString(); return ok }
-	num := func(dst *int) bool {
-		n, ok := s.ReadInt()
-		*dst = int(n)
-		return ok && int64(*dst) == n
-	}
 	obj := func(dst *map[string]any) (ok bool) { *dst, ok = s.ReadMap(); return ok }
-	ok := s.ReadObject(func(key []byte) bool {
-		var (
-			bit uint16
-			ok  bool
-		)
+	// Anything else (another key, or a key seen twice, whose map
+	// encoding/json would merge) is left to encoding/json.
+	ok := s.ReadStruct(func(key []byte) (bit uint32, ok bool) {
 		switch string(key) {
 		case "run_id":
-			bit, ok = 1<<0, str(&t.RunID)
+			return 1 << 0, s.ReadStringInto(&t.RunID)
 		case "step_id":
-			bit, ok = 1<<1, str(&t.StepID)
+			return 1 << 1, s.ReadStringInto(&t.StepID)
 		case "iteration":
-			bit, ok = 1<<2, num(&t.Iteration)
+			return 1 << 2, s.ReadIntInto(&t.Iteration)
 		case "attempt":
-			bit, ok = 1<<3, num(&t.Attempt)
+			return 1 << 3, s.ReadIntInto(&t.Attempt)
 		case "class":
-			bit, ok = 1<<4, str(&t.Class)
+			return 1 << 4, s.ReadStringInto(&t.Class)
 		case "module":
-			bit, ok = 1<<5, str(&t.Module)
+			return 1 << 5, s.ReadStringInto(&t.Module)
 		case "data":
-			bit, ok = 1<<6, obj(&t.Data)
+			return 1 << 6, obj(&t.Data)
 		case "data_ref":
-			bit, ok = 1<<7, str(&t.DataRef)
+			return 1 << 7, s.ReadStringInto(&t.DataRef)
 		case "inputs":
-			bit = 1 << 8
 			t.Inputs, inputs, ok = s.ReadMapRaw()
+			return 1 << 8, ok
 		case "config":
-			bit, ok = 1<<9, obj(&t.Config)
+			return 1 << 9, obj(&t.Config)
 		case "timeout_ms":
-			bit = 1 << 10
 			t.TimeoutMS, ok = s.ReadInt()
+			return 1 << 10, ok
 		}
-		// Anything else (another key, which encoding/json may match to a
-		// field regardless of case, or a key seen twice, whose map it
-		// would merge) is left to encoding/json.
-		ok = ok && seen&bit == 0
-		seen |= bit
-		return ok
+		return 0, false
 	}) && s.Done()
 	if ok {
 		return inputs, nil
