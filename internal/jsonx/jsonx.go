@@ -28,13 +28,8 @@ func AppendStringMap(b []byte, m map[string]string) []byte {
 		return append(b, "null"...)
 	}
 	var small [8]string
-	keys := small[:0]
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	b = append(b, '{')
-	for i, k := range keys {
+	for i, k := range sortedKeys(m, small[:0]) {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -75,14 +70,9 @@ func appendObject(b []byte, m map[string]any) ([]byte, error) {
 		return append(b, "null"...), nil
 	}
 	var small [16]string
-	keys := small[:0]
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	b = append(b, '{')
 	var err error
-	for i, k := range keys {
+	for i, k := range sortedKeys(m, small[:0]) {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -131,4 +121,13 @@ func appendFloat(b []byte, f float64, v any) ([]byte, error) {
 		}
 	}
 	return b, nil
+}
+
+// sortedKeys appends m's keys to buf in order, as json.Marshal writes them.
+func sortedKeys[V any](m map[string]V, buf []string) []string {
+	for k := range m {
+		buf = append(buf, k)
+	}
+	slices.Sort(buf)
+	return buf
 }
