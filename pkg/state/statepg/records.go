@@ -32,8 +32,8 @@ var attemptUpsertSQL = attemptInsertInto + `
 SELECT x.run_id, x.step_id, x.iteration, x.attempt, coalesce(x.status, ''), x.input, x.output,
 	coalesce(x.error, ''), coalesce(x.worker_id, ''), x.started_at, x.finished_at
 FROM jsonb_to_recordset($1::jsonb) AS x(run_id text, step_id text, iteration int, attempt int, status text,
-	input jsonb, output jsonb, error text, worker_id text, started_at timestamptz, finished_at timestamptz)` +
-	attemptOnConflict
+	input jsonb, output jsonb, error text, worker_id text, started_at timestamptz, finished_at timestamptz)
+` + attemptOrder + attemptOnConflict
 
 const attemptInsertInto = `INSERT INTO step_attempts
 	(run_id, step_id, iteration, attempt, status, input, output, error, worker_id, started_at, finished_at)`
