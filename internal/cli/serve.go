@@ -18,13 +18,11 @@ import (
 	"github.com/ia-modules/ia-go/pkg/api"
 	"github.com/ia-modules/ia-go/pkg/scheduler"
 	"github.com/ia-modules/ia-go/pkg/state"
-	"github.com/ia-modules/ia-go/pkg/state/statemem"
-	"github.com/ia-modules/ia-go/pkg/state/stateredis"
 )
 
 // serveOptions configure runAPI.
 type serveOptions struct {
-	addr, dbURL, queueURL, redisURL, dataDir string
+	addr, dbURL, queueURL, redisURL, dataDir, prefix string
 	origins                                  []string
 	scheduler, worker                        bool
 	// ready is called once the API listens, with the engine's store.
@@ -37,21 +35,15 @@ func runAPI(ctx context.Context, o serveOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	reg := prometheus.NewRegistry()
-	eng, err := engine.Open(ctx, engine.Config{DatabaseURL: o.dbURL, QueueURL: o.queueURL, DataDir: o.dataDir,
-		Worker: o.worker, Registerer: reg})
+	// The engine opens the hot state (Redis, or memory without a URL) under
+	// the same prefix as the schema and streams, so the API, its worker and
+	// the other processes of the deployment share live events.
+	eng, err := engine.Open(ctx, engine.Config{DatabaseURL: o.dbURL, QueueURL: o.queueURL, RedisURL: o.redisURL,
+		DataDir: o.dataDir, Prefix: o.prefix, Worker: o.worker, Registerer: reg})
 	if err != nil {
 		return err
 	}
-	var hot state.Hot
-	if o.redisURL != "" {
-		hot, err = stateredis.New(ctx, stateredis.Config{URL: o.redisURL})
-		if err != nil {
-			_ = eng.Close(context.WithoutCancel(ctx))
-			return err
-		}
-	} else {
-		hot = statemem.New(statemem.Config{})
-	}
+	hot := eng.Hot
 	delay, err := engine.CommitDelayEnv()
 	if err != nil {
 		_ = eng.Close(context.WithoutCancel(ctx))
@@ -73,7 +65,6 @@ func runAPI(ctx context.Context, o serveOptions) error {
 		_ = srv.Stop(sctx)
 		_ = sched.Stop(sctx)
 		_ = eng.Close(sctx)
-		_ = hot.Close()
 	}()
 	if o.scheduler {
 		if err := sched.Start(ctx); err != nil {
@@ -112,6 +103,7 @@ func newServeCommand() *cobra.Command {
 			o.dbURL = firstNonEmpty(o.dbURL, os.Getenv("IA_DATABASE_URL"))
 			o.queueURL = firstNonEmpty(o.queueURL, os.Getenv("IA_QUEUE_URL"))
 			o.redisURL = firstNonEmpty(o.redisURL, os.Getenv("IA_REDIS_URL"))
+			o.prefix = firstNonEmpty(o.prefix, os.Getenv("IA_PREFIX"))
 			out := cmd.ErrOrStderr()
 			o.ready = func(_ context.Context, url string, _ state.Auth) error {
 				fmt.Fprintf(out, "ia: API listening on %s\n", url)
@@ -126,6 +118,7 @@ func newServeCommand() *cobra.Command {
 	f.StringVar(&o.queueURL, "queue-url", "", "broker URL (nats://... or redis://...; env IA_QUEUE_URL)")
 	f.StringVar(&o.redisURL, "redis-url", "", "Redis for live events and rate limits (env IA_REDIS_URL; default in-memory)")
 	f.StringVar(&o.dataDir, "data-dir", "", "embedded data directory when no URLs are given")
+	f.StringVar(&o.prefix, "prefix", "", "namespace of streams, queues, the Postgres schema and Redis keys, as the other processes use (env IA_PREFIX; default ia)")
 	f.StringSliceVar(&o.origins, "allow-origin", nil, "allow CORS from this origin (repeatable; default CORS off)")
 	f.BoolVar(&o.scheduler, "scheduler", false, "also run the scheduler role in this process")
 	f.BoolVar(&o.worker, "worker", false, "also run a worker in this process")
@@ -146,6 +139,7 @@ func newDevCommand() *cobra.Command {
 			}
 			o.dbURL = firstNonEmpty(o.dbURL, os.Getenv("IA_DATABASE_URL"))
 			o.queueURL = firstNonEmpty(o.queueURL, os.Getenv("IA_QUEUE_URL"))
+			o.prefix = os.Getenv("IA_PREFIX")
 			o.scheduler, o.worker = true, true
 			out := cmd.OutOrStdout()
 			o.ready = func(ctx context.Context, url string, auth state.Auth) error {

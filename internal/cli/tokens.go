@@ -21,7 +21,9 @@ import (
 func openAuth(ctx context.Context, dbURL, dataDir string) (state.Auth, func() error, error) {
 	switch {
 	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
-		s, err := statepg.New(ctx, statepg.Config{URL: dbURL, Schema: statepg.SchemaDefault})
+		// The schema the other processes use (IA_PREFIX, as their --prefix).
+		schema := firstNonEmpty(os.Getenv("IA_PREFIX"), statepg.SchemaDefault)
+		s, err := statepg.New(ctx, statepg.Config{URL: dbURL, Schema: schema})
 		if err != nil {
 			return nil, nil, err
 		}
