@@ -7,18 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/hibiken/asynq"
-	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/redis/go-redis/v9"
-
 	"github.com/ia-modules/ia-go/internal/engine"
-	"github.com/ia-modules/ia-go/pkg/queue"
 	"github.com/ia-modules/ia-go/pkg/scheduler"
 	"github.com/ia-modules/ia-go/pkg/state"
 	"github.com/ia-modules/ia-go/pkg/steps"
@@ -92,63 +84,9 @@ func (h *Harness) Close(ctx context.Context) error {
 	return err
 }
 
-// dropNamespace removes what a distributed engine left on the servers: the
-// Postgres schema, the JetStream stream or the asynq queues. Embedded data
-// lives in a temporary directory that the engine removes itself.
+// dropNamespace removes what a distributed engine left on the servers.
 func (h *Harness) dropNamespace(ctx context.Context) error {
-	var errs []error
-	if u := h.Target.DatabaseURL; strings.HasPrefix(u, "postgres") {
-		conn, err := pgx.Connect(ctx, u)
-		if err == nil {
-			_, err = conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{h.prefix}.Sanitize()+` CASCADE`)
-			_ = conn.Close(ctx)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("dropping schema %s: %w", h.prefix, err))
-		}
-	}
-	errs = append(errs, dropQueues(ctx, h.Target.QueueURL, h.prefix, queue.DefaultTaskQueue, queue.EventsQueue))
-	return errors.Join(errs...)
-}
-
-// dropQueues deletes the stream (JetStream) or the asynq queues named after
-// prefix on the broker at url.
-func dropQueues(ctx context.Context, url, prefix string, queues ...string) error {
-	switch {
-	case strings.HasPrefix(url, "nats://"), strings.HasPrefix(url, "tls://"):
-		nc, err := nats.Connect(url)
-		if err != nil {
-			return fmt.Errorf("dropping stream: %w", err)
-		}
-		defer nc.Close()
-		js, err := jetstream.New(nc)
-		if err != nil {
-			return err
-		}
-		// queuenats names its stream <prefix>_q.
-		if err := js.DeleteStream(ctx, prefix+"_q"); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-			return fmt.Errorf("dropping stream %s_q: %w", prefix, err)
-		}
-	case strings.HasPrefix(url, "redis://"), strings.HasPrefix(url, "rediss://"):
-		opts, err := redis.ParseURL(url)
-		if err != nil {
-			return err
-		}
-		rdb := redis.NewClient(opts)
-		defer rdb.Close()
-		insp := asynq.NewInspectorFromRedisClient(rdb)
-		var errs []error
-		// queueasynq names queue q <prefix>:q, plus :high and :low.
-		for _, q := range queues {
-			for _, name := range []string{prefix + ":" + q, prefix + ":" + q + ":high", prefix + ":" + q + ":low"} {
-				if err := insp.DeleteQueue(name, true); err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
-					errs = append(errs, fmt.Errorf("dropping asynq queue %s: %w", name, err))
-				}
-			}
-		}
-		return errors.Join(errs...)
-	}
-	return nil
+	return engine.Drop(ctx, engine.Config{DatabaseURL: h.Target.DatabaseURL, QueueURL: h.Target.QueueURL, Prefix: h.prefix})
 }
 
 // Sample is what one run at a time yields.

@@ -23,8 +23,8 @@ import (
 // serveOptions configure runAPI.
 type serveOptions struct {
 	addr, dbURL, queueURL, redisURL, dataDir, prefix string
-	origins                                  []string
-	scheduler, worker                        bool
+	origins                                          []string
+	scheduler, worker                                bool
 	// ready is called once the API listens, with the engine's store.
 	ready func(ctx context.Context, url string, auth state.Auth) error
 }

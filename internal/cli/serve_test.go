@@ -3,15 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ia-modules/ia-go/internal/engine"
@@ -29,10 +24,12 @@ func TestServeSharesPrefix(t *testing.T) {
 	prefix := testenv.Name("clitest")
 	t.Setenv("IA_PREFIX", prefix) // read by `ia tokens` and `ia serve`
 	ctx := t.Context()
-	t.Cleanup(func() { dropNamespace(t, dbURL, natsURL, redisURL, prefix) })
+	ns := engine.Config{DatabaseURL: dbURL, QueueURL: natsURL, RedisURL: redisURL, Prefix: prefix}
+	t.Cleanup(func() { require.NoError(t, engine.Drop(context.Background(), ns)) })
 
-	roles, err := engine.Open(ctx, engine.Config{DatabaseURL: dbURL, QueueURL: natsURL, RedisURL: redisURL,
-		Prefix: prefix, Scheduler: true, Worker: true})
+	cfg := ns
+	cfg.Scheduler, cfg.Worker = true, true
+	roles, err := engine.Open(ctx, cfg)
 	require.NoError(t, err)
 	require.NoError(t, roles.Start(ctx))
 	t.Cleanup(func() { require.NoError(t, roles.Close(context.Background())) })
@@ -81,32 +78,4 @@ func TestServeSharesPrefix(t *testing.T) {
 	code := Main(wctx, []string{"runs", "submit", "hello", "--input", `{"topic":"x"}`, "--watch"}, &res, &errOut)
 	require.Equal(t, 0, code, "the run did not complete: %s", errOut.String())
 	require.Contains(t, res.String(), "quick note on x")
-}
-
-// dropNamespace removes what the test's prefix created: the schema, the
-// stream and the Redis keys.
-func dropNamespace(t *testing.T, dbURL, natsURL, redisURL, prefix string) {
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+prefix+` CASCADE`)
-	require.NoError(t, err)
-	nc, err := nats.Connect(natsURL)
-	require.NoError(t, err)
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	if err := js.DeleteStream(ctx, prefix+"_q"); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-		t.Errorf("dropping stream: %v", err)
-	}
-	opts, err := redis.ParseURL(redisURL)
-	require.NoError(t, err)
-	rdb := redis.NewClient(opts)
-	defer rdb.Close()
-	keys, err := rdb.Keys(ctx, "{"+prefix+":}*").Result()
-	require.NoError(t, err)
-	if len(keys) > 0 {
-		require.NoError(t, rdb.Del(ctx, keys...).Err())
-	}
 }

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -89,11 +88,7 @@ func setup(t testing.TB, opts ...setupOpts) *testBundle {
 		require.NoError(t, eng.Close(stop2))
 		t.Logf("engine closed in %s", time.Since(start))
 		require.NoError(t, hot.Close())
-		conn, err := pgx.Connect(stop, dbURL)
-		require.NoError(t, err)
-		defer conn.Close(stop)
-		_, err = conn.Exec(stop, `DROP SCHEMA `+prefix+` CASCADE`)
-		require.NoError(t, err)
+		require.NoError(t, engine.Drop(stop, engine.Config{DatabaseURL: dbURL, QueueURL: natsURL, Prefix: prefix}))
 	})
 	b := &testBundle{srv: srv, url: ts.URL, store: eng.Store, auth: eng.Store.(state.Auth), hot: hot, sched: sched, tokens: map[string]*api.Token{}}
 	for _, role := range state.Roles {
