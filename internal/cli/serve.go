@@ -35,42 +35,45 @@ func runAPI(ctx context.Context, o serveOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	reg := prometheus.NewRegistry()
+	delay, err := engine.CommitDelayEnv()
+	if err != nil {
+		return err
+	}
 	// The engine opens the hot state (Redis, or memory without a URL) under
 	// the same prefix as the schema and streams, so the API, its worker and
 	// the other processes of the deployment share live events.
-	eng, err := engine.Open(ctx, engine.Config{DatabaseURL: o.dbURL, QueueURL: o.queueURL, RedisURL: o.redisURL,
-		DataDir: o.dataDir, Prefix: o.prefix, Worker: o.worker, Registerer: reg})
+	cfg := engine.Config{DatabaseURL: o.dbURL, QueueURL: o.queueURL, RedisURL: o.redisURL,
+		DataDir: o.dataDir, Prefix: o.prefix, Scheduler: o.scheduler, Worker: o.worker, CommitDelay: delay, Registerer: reg}
+	eng, err := engine.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	hot := eng.Hot
-	delay, err := engine.CommitDelayEnv()
-	if err != nil {
-		_ = eng.Close(context.WithoutCancel(ctx))
-		return err
-	}
-	sched, err := scheduler.New(scheduler.Config{Store: eng.Store, Broker: eng.Broker, Hot: hot, Registry: eng.Registry, Registerer: reg,
-		CommitDelay: engine.CommitDelayFor(eng.Store, delay)})
-	if err != nil {
-		return err
+	// With the scheduler role, the API submits through the engine's
+	// scheduler, to which this process's worker hands its completions
+	// directly. Without it, the API still needs a scheduler to create runs
+	// and decide human tasks: one that consumes nothing.
+	sched := eng.Scheduler
+	if sched == nil {
+		sched, err = scheduler.New(scheduler.Config{Store: eng.Store, Broker: eng.Broker, Hot: hot, Registry: eng.Classes(cfg), Registerer: reg,
+			CommitDelay: engine.CommitDelayFor(eng.Store, delay)})
+		if err != nil {
+			_ = eng.Close(context.WithoutCancel(ctx))
+			return err
+		}
 	}
 	srv, err := api.New(api.Config{Store: eng.Store, Hot: hot, Scheduler: sched, Broker: eng.Broker, Addr: o.addr,
 		AllowedOrigins: o.origins, Gatherer: reg, Registerer: reg})
 	if err != nil {
+		_ = eng.Close(context.WithoutCancel(ctx))
 		return err
 	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		_ = srv.Stop(sctx)
-		_ = sched.Stop(sctx)
-		_ = eng.Close(sctx)
+		_ = eng.Close(sctx) // stops the roles, the worker first
 	}()
-	if o.scheduler {
-		if err := sched.Start(ctx); err != nil {
-			return err
-		}
-	}
 	if err := eng.Start(ctx); err != nil {
 		return err
 	}

@@ -3,6 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +17,7 @@ import (
 
 	"github.com/ia-modules/ia-go/internal/engine"
 	"github.com/ia-modules/ia-go/internal/testenv"
+	"github.com/ia-modules/ia-go/pkg/api"
 	"github.com/ia-modules/ia-go/pkg/state"
 )
 
@@ -72,10 +79,92 @@ func TestServeSharesPrefix(t *testing.T) {
 	t.Setenv("IA_API_URL", url)
 	t.Setenv("IA_TOKEN", secret)
 	cli("pipelines", "import", "../../examples/pipelines/hello.json")
+	// The API alone does not know the classes of the deployment's workers
+	// (a custom worker binary registers its own): it accepts them.
+	cli("pipelines", "import", writeShoutPipeline(t))
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var res, errOut bytes.Buffer
 	code := Main(wctx, []string{"runs", "submit", "hello", "--input", `{"topic":"x"}`, "--watch"}, &res, &errOut)
 	require.Equal(t, 0, code, "the run did not complete: %s", errOut.String())
 	require.Contains(t, res.String(), "quick note on x")
+}
+
+// writeShoutPipeline writes a pipeline whose step class only the custom
+// worker of examples/custom-worker registers, and returns its path.
+func writeShoutPipeline(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "shout.json")
+	def := `{"name":"shout","steps":[{"id":"a","step_class":"shout"}],"flow":{"start_at":"a","transitions":[]}}`
+	require.NoError(t, os.WriteFile(path, []byte(def), 0o600))
+	return path
+}
+
+// TestDevCompletesInProcess runs `ia dev`'s process (API, scheduler and
+// worker over the embedded broker and store): its worker hands every
+// completion to the scheduler beside it, never over the events queue, and
+// a pipeline naming a class no worker of this broker can run is refused
+// at import, naming the step.
+func TestDevCompletesInProcess(t *testing.T) {
+	ctx := t.Context()
+	type served struct {
+		url   string
+		token string
+	}
+	ready := make(chan served, 1)
+	actx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- runAPI(actx, serveOptions{addr: "127.0.0.1:0", dataDir: t.TempDir(), scheduler: true, worker: true,
+			ready: func(ctx context.Context, url string, auth state.Auth) error {
+				tok, err := api.CreateToken(ctx, auth, "test-admin", state.RoleAdmin, "test")
+				if err != nil {
+					return err
+				}
+				ready <- served{url, tok.Secret}
+				return nil
+			}})
+	}()
+	t.Cleanup(func() {
+		stop()
+		require.NoError(t, <-done)
+	})
+	var srv served
+	select {
+	case srv = <-ready:
+	case err := <-done:
+		t.Fatalf("ia dev: %v", err)
+	}
+	t.Setenv("IA_API_URL", srv.url)
+	t.Setenv("IA_TOKEN", srv.token)
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, Main(ctx, []string{"pipelines", "import", "../../examples/pipelines/hello.json"}, &out, &errOut), errOut.String())
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	out.Reset()
+	require.Equal(t, 0, Main(wctx, []string{"runs", "submit", "hello", "--input", `{"topic":"x"}`, "--watch"}, &out, &errOut),
+		"the run did not complete: %s", errOut.String())
+	require.Contains(t, out.String(), "quick note on x")
+
+	resp, err := http.Get(srv.url + "/metrics")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	require.NoError(t, err)
+	count := func(path string) int {
+		m := regexp.MustCompile(`(?m)^ia_worker_completions_total\{path="` + path + `"\} (\d+)$`).FindSubmatch(body)
+		if m == nil {
+			return 0
+		}
+		n, err := strconv.Atoi(string(m[1]))
+		require.NoError(t, err)
+		return n
+	}
+	require.Positive(t, count("local"), "no completion was handed over in process:\n%s", body)
+	require.Zero(t, count("broker"), "completions went over the events queue")
+
+	errOut.Reset()
+	require.NotEqual(t, 0, Main(ctx, []string{"pipelines", "import", writeShoutPipeline(t)}, &out, &errOut))
+	require.Contains(t, errOut.String(), `unknown step class "shout"`)
+	require.Contains(t, errOut.String(), "[step a]")
 }

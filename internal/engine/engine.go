@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ia-modules/ia-go/pkg/dag"
 	"github.com/ia-modules/ia-go/pkg/queue"
 	"github.com/ia-modules/ia-go/pkg/queue/queueasynq"
 	"github.com/ia-modules/ia-go/pkg/queue/queuenats"
@@ -162,7 +163,7 @@ func Open(ctx context.Context, cfg Config) (_ *Engine, err error) {
 		// a CPU-bound box larger batches cost the server less per decision
 		// (docs/benchmarks.md).
 		e.Scheduler, err = scheduler.New(scheduler.Config{Store: e.Store, Broker: e.Broker, Hot: e.Hot, RelayPoll: cfg.RelayPoll, AckWait: cfg.AckWait,
-			CommitDelay: CommitDelayFor(e.Store, cfg.CommitDelay), Logger: log, Registerer: cfg.Registerer})
+			CommitDelay: CommitDelayFor(e.Store, cfg.CommitDelay), Registry: e.Classes(cfg), Logger: log, Registerer: cfg.Registerer})
 		if err != nil {
 			return nil, err
 		}
@@ -182,6 +183,18 @@ func Open(ctx context.Context, cfg Config) (_ *Engine, err error) {
 		}
 	}
 	return e, nil
+}
+
+// Classes is the registry a scheduler of this engine checks pipelines'
+// step classes against, or nil for no check. Only a process whose broker is
+// its own in-process server (and that runs the worker) knows every class a
+// step can be run by; on a shared broker, workers elsewhere may register
+// classes this process has never heard of (a custom worker binary).
+func (e *Engine) Classes(cfg Config) dag.Registry {
+	if cfg.QueueURL != "" || !cfg.Worker || e.Registry == nil {
+		return nil
+	}
+	return e.Registry
 }
 
 // openStore opens the store cfg names. ephemeral: cfg.DataDir is a

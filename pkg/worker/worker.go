@@ -246,6 +246,7 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 		// the broker path: a crash in between re-runs the step.
 		err := w.cfg.Local.Complete(pubCtx, c)
 		if err == nil {
+			w.metrics.completions.WithLabelValues(pathLocal).Inc()
 			if err := d.Ack(pubCtx); err != nil {
 				log.WarnContext(ctx, "worker: ack failed; the task may run again", "error", err)
 			}
@@ -269,6 +270,7 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 		_ = d.Nak(pubCtx, time.Second)
 		return
 	}
+	w.metrics.completions.WithLabelValues(pathBroker).Inc()
 	if err := d.Ack(pubCtx); err != nil {
 		log.WarnContext(ctx, "worker: ack failed; the task may run again", "error", err)
 	}
