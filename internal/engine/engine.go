@@ -66,6 +66,10 @@ type Config struct {
 	// when this process runs both roles (which otherwise hands them to its
 	// scheduler in process); for measuring the scale-out path.
 	BrokerCompletions bool
+	// NoDirect: the scheduler neither serves nor uses the broker's direct
+	// lane (JetStream's request-reply between schedulers), over which a
+	// completion is handed on to the scheduler that decided its task.
+	NoDirect bool
 	// CommitDelay is the scheduler's scheduler.Config.CommitDelay: 0 uses
 	// CommitDelaySQLite on the SQLite store and none on Postgres (whose
 	// groups grow while a commit waits for its fsync); negative: none.
@@ -163,7 +167,7 @@ func Open(ctx context.Context, cfg Config) (_ *Engine, err error) {
 		// a CPU-bound box larger batches cost the server less per decision
 		// (docs/benchmarks.md).
 		e.Scheduler, err = scheduler.New(scheduler.Config{Store: e.Store, Broker: e.Broker, Hot: e.Hot, RelayPoll: cfg.RelayPoll, AckWait: cfg.AckWait,
-			CommitDelay: CommitDelayFor(e.Store, cfg.CommitDelay), Registry: e.Classes(cfg), Logger: log, Registerer: cfg.Registerer})
+			CommitDelay: CommitDelayFor(e.Store, cfg.CommitDelay), Registry: e.Classes(cfg), NoDirect: cfg.NoDirect, Logger: log, Registerer: cfg.Registerer})
 		if err != nil {
 			return nil, err
 		}

@@ -180,3 +180,13 @@ func ValidateMessage(m Message) error {
 	}
 	return ValidateQueue(m.Queue)
 }
+
+// ErrNoReceiver is returned by a direct request that no receiver took: none
+// serves the name (it stopped or died), so the caller should use a queue.
+var ErrNoReceiver = errors.New("queue: no receiver")
+
+// DirectHandler answers one direct request: a broker's request-reply lane
+// to one named receiver, with no persistence (see queuenats.Broker.
+// RequestDirect). A non-nil error goes back to the requester instead of a
+// reply.
+type DirectHandler func(ctx context.Context, body []byte) ([]byte, error)

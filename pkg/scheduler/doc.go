@@ -12,6 +12,16 @@
 // a task. Delayed starts (retry backoff, loop delays) are outbox messages
 // with a due time.
 //
+// # Handing completions on
+//
+// A started scheduler keeps the runs it decides in memory. On a broker with
+// a direct lane (JetStream: core NATS request-reply), it serves one under
+// its name and names itself on every task it publishes; a scheduler that
+// receives a completion for another's task hands it on there and settles
+// it once that one has committed it, or applies it itself when that one is
+// gone or slow. So a run's decisions stay with one scheduler however many
+// run, without reading the run back (docs/guarantees.md).
+//
 // # Group commit
 //
 // Decisions on different runs that are ready at the same time share one

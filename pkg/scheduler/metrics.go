@@ -8,6 +8,8 @@ type metrics struct {
 	conflicts prometheus.Counter
 	stale     prometheus.Counter
 	published prometheus.Counter
+	loads     prometheus.Counter
+	handedOn  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -17,9 +19,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		conflicts: prometheus.NewCounter(prometheus.CounterOpts{Name: "ia_scheduler_conflicts_total", Help: "Optimistic-concurrency conflicts retried."}),
 		stale:     prometheus.NewCounter(prometheus.CounterOpts{Name: "ia_scheduler_stale_events_total", Help: "Duplicate or late events dropped."}),
 		published: prometheus.NewCounter(prometheus.CounterOpts{Name: "ia_scheduler_outbox_published_total", Help: "Outbox messages published to the broker."}),
+		loads: prometheus.NewCounter(prometheus.CounterOpts{Name: "ia_scheduler_run_loads_total",
+			Help: "Run states read back from the store for an event: not in this scheduler's memory, or behind the store."}),
+		handedOn: prometheus.NewCounter(prometheus.CounterOpts{Name: "ia_scheduler_completions_handed_on_total",
+			Help: "Completions applied by the scheduler that decided their task, handed on to it over the direct lane."}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.runs, m.events, m.conflicts, m.stale, m.published} {
+		for _, c := range []prometheus.Collector{m.runs, m.events, m.conflicts, m.stale, m.published, m.loads, m.handedOn} {
 			_ = reg.Register(c)
 		}
 	}

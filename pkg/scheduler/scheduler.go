@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -78,9 +79,12 @@ type Config struct {
 	AttemptRecordDelay time.Duration
 	// InlineLimit: step inputs larger than this many bytes travel as blobs.
 	InlineLimit int
-	ID          string
-	Logger      *slog.Logger
-	Registerer  prometheus.Registerer
+	// NoDirect: do not serve the broker's direct lane (see Start), so that
+	// every completion from another process comes over the events queue.
+	NoDirect   bool
+	ID         string
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
 }
 
 // Scheduler applies run events to run state and publishes the resulting
@@ -96,6 +100,7 @@ type Scheduler struct {
 	runs    *runLocks
 	commits *committer
 	held    *heldStarts
+	slow    slowSet // schedulers that did not answer a hand-on in time
 
 	kick     chan struct{}
 	delKick  chan struct{}
@@ -103,9 +108,13 @@ type Scheduler struct {
 	relaying bool
 	mu       sync.Mutex
 	sub      queue.Subscription
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	started  bool
+	directs  queue.Subscription
+	// direct is the name this scheduler serves the direct lane under while
+	// it does; its tasks carry it (worker.HeaderScheduler).
+	direct  atomic.Pointer[string]
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	started bool
 }
 
 // New validates cfg and returns a scheduler.
@@ -149,6 +158,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		return fmt.Errorf("scheduler: subscribe: %w", err)
 	}
 	s.sub, s.cancel, s.started = sub, cancel, true
+	s.serveDirect(ctx)
 	s.delMu.Lock()
 	s.relaying = true
 	s.delMu.Unlock()
@@ -172,12 +182,16 @@ func (s *Scheduler) Start(ctx context.Context) error {
 // Stop stops consuming and waits for in-flight events and the relay.
 func (s *Scheduler) Stop(ctx context.Context) error {
 	s.mu.Lock()
-	sub, cancel := s.sub, s.cancel
-	s.sub, s.cancel, s.started = nil, nil, false
+	sub, directs, cancel := s.sub, s.directs, s.cancel
+	s.sub, s.directs, s.cancel, s.started = nil, nil, nil, false
 	s.mu.Unlock()
+	s.direct.Store(nil) // tasks decided from now on name no scheduler
 	var err error
+	if directs != nil {
+		err = directs.Stop(ctx)
+	}
 	if sub != nil {
-		err = sub.Stop(ctx)
+		err = errors.Join(err, sub.Stop(ctx))
 	}
 	if cancel != nil {
 		cancel()
@@ -373,6 +387,7 @@ func (s *Scheduler) loadRun(ctx context.Context, runID string) (c *cachedRun, ca
 	if c := s.runs.get(runID); c != nil {
 		return c, true, nil
 	}
+	s.metrics.loads.Inc()
 	run, err := s.cfg.Store.RunGet(ctx, runID)
 	if err != nil {
 		return nil, false, fmt.Errorf("loading run %s: %w", runID, err)
@@ -700,6 +715,9 @@ func (s *Scheduler) translate(ctx context.Context, g *dag.Graph, slug string, st
 			q := cmp.Or(a.Queue, queue.DefaultTaskQueue)
 			msg := state.OutboxMessage{RunID: st.RunID, Queue: q, MsgID: worker.TaskMsgID(st.RunID, a.StepID, a.Iteration, a.Attempt),
 				Body: body, Headers: map[string]string{"run_id": st.RunID, "step_id": a.StepID}}
+			if name := s.direct.Load(); name != nil {
+				msg.Headers[worker.HeaderScheduler] = *name
+			}
 			if a.Delay > 0 {
 				msg.DeliverAt = now.Add(a.Delay)
 			}
@@ -812,6 +830,10 @@ func (s *Scheduler) handle(ctx context.Context, d queue.Delivery) {
 		s.settle(ctx, d, log, s.Apply(ctx, c.RunID, dag.Event{Type: dag.EventDeadlineExceeded, Resumes: c.Attempt}))
 		return
 	}
+	if s.handOn(ctx, &c, d.Message().Body) {
+		_ = d.Ack(ctx)
+		return
+	}
 	ev, end, err := s.completionEvent(ctx, &c)
 	if err != nil {
 		log.WarnContext(ctx, "scheduler: loading large output failed; retrying", "error", err)
@@ -827,6 +849,14 @@ func (s *Scheduler) handle(ctx context.Context, d queue.Delivery) {
 // dropped; on any other error nothing was committed and the worker sends
 // the completion over the broker instead.
 func (s *Scheduler) Complete(ctx context.Context, c *worker.Completion) error {
+	if s.handOn(ctx, c, nil) {
+		return nil
+	}
+	return s.complete(ctx, c)
+}
+
+// complete is Complete without handing the completion on.
+func (s *Scheduler) complete(ctx context.Context, c *worker.Completion) error {
 	ev, end, err := s.completionEvent(ctx, c)
 	if err != nil {
 		return err

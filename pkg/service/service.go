@@ -57,6 +57,7 @@ func Main(ctx context.Context, role Role, args []string, registry *steps.Registr
 	ackWait := fs.Duration("ack-wait", 0, "how long a task or event may stay unsettled before redelivery: how soon a dead process's work resumes (default 30s)")
 	envDelay, delayErr := engine.CommitDelayEnv()
 	commitDelay := fs.Duration("commit-delay", envDelay, "how long a busy scheduler's group commit waits for more decisions; 0: "+engine.CommitDelaySQLite.String()+" on SQLite, none on Postgres; negative: none (env IA_COMMIT_DELAY)")
+	noDirect := fs.Bool("no-direct", env("IA_NO_DIRECT", "") != "", "scheduler: do not hand completions on to the scheduler that decided their task over JetStream's direct lane, nor take them from others (env IA_NO_DIRECT; see docs/guarantees.md)")
 	grace := fs.Duration("shutdown-grace", 30*time.Second, "time in-flight steps get to finish on SIGTERM")
 	pythonPaths := fs.String("python-path", env("IA_PYTHON_PATH", ""), "colon-separated directories of Python step modules (env IA_PYTHON_PATH)")
 	level := fs.String("log-level", env("IA_LOG_LEVEL", "info"), "debug, info, warn or error (env IA_LOG_LEVEL)")
@@ -90,7 +91,7 @@ func Main(ctx context.Context, role Role, args []string, registry *steps.Registr
 	eng, err := engine.Open(runCtx, engine.Config{
 		DatabaseURL: *dbURL, QueueURL: *queueURL, RedisURL: *redisURL, Prefix: *prefix,
 		Registry: registry, PythonPaths: paths, Scheduler: role.Scheduler, Worker: role.Worker,
-		RelayPoll: *relayPoll, AckWait: *ackWait, CommitDelay: *commitDelay, WorkerConcurrency: *concurrency, WorkerQueues: strings.Split(*queues, ","), Logger: log, Registerer: reg,
+		RelayPoll: *relayPoll, AckWait: *ackWait, CommitDelay: *commitDelay, NoDirect: *noDirect, WorkerConcurrency: *concurrency, WorkerQueues: strings.Split(*queues, ","), Logger: log, Registerer: reg,
 	})
 	if err != nil {
 		log.Error(role.Name+": opening the engine failed", "error", err)

@@ -1,8 +1,5 @@
 package worker
 
-// EncodeCompletion exposes encodeCompletion to the external tests.
-var EncodeCompletion = encodeCompletion
-
 // DecodesCompletion reports whether DecodeCompletion decodes doc itself,
 // without encoding/json.
 func DecodesCompletion(doc []byte) bool { return decodeCompletion(doc, &Completion{}) }

@@ -141,6 +141,9 @@ type Completion struct {
 	// Kind distinguishes control events sent on the same queue ("" is a
 	// step completion): "timeout", "human_decision", "cancel", "resume".
 	Kind string `json:"kind,omitempty"`
+	// Scheduler names the scheduler that decided the task (HeaderScheduler),
+	// to which another scheduler hands the completion on.
+	Scheduler string `json:"scheduler,omitempty"`
 }
 
 // EchoInputLimit is the largest Completion.Input a worker sends back.

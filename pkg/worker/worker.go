@@ -75,6 +75,11 @@ type Completer interface {
 	Complete(ctx context.Context, c *Completion) error
 }
 
+// HeaderScheduler is the task header naming the scheduler that decided the
+// task (its direct lane), which holds the run's state in memory; the
+// worker copies it into the completion (Completion.Scheduler).
+const HeaderScheduler = "scheduler"
+
 // Worker executes step tasks and publishes their completions. It holds no
 // state of its own: any worker can take any task.
 type Worker struct {
@@ -241,25 +246,20 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 		c.Input = inputs
 	}
 	pubCtx := context.WithoutCancel(ctx)
+	// The scheduler that decided the task holds the run's state in memory:
+	// whichever scheduler takes the completion hands it on to that one.
+	c.Scheduler = d.Message().Headers[HeaderScheduler]
 	if w.cfg.Local != nil {
 		// The task is acked only after the completion is committed, as on
 		// the broker path: a crash in between re-runs the step.
 		err := w.cfg.Local.Complete(pubCtx, c)
 		if err == nil {
-			w.metrics.completions.WithLabelValues(pathLocal).Inc()
-			if err := d.Ack(pubCtx); err != nil {
-				log.WarnContext(ctx, "worker: ack failed; the task may run again", "error", err)
-			}
+			w.settled(pubCtx, d, log, pathLocal)
 			return
 		}
 		log.DebugContext(ctx, "worker: in-process completion refused; publishing it", "error", err)
 	}
-	body, err := encodeCompletion(c)
-	if err != nil {
-		c = &Completion{RunID: t.RunID, StepID: t.StepID, Iteration: t.Iteration, Attempt: t.Attempt, WorkerID: w.cfg.ID,
-			Error: &Failure{Message: "output is not JSON-encodable: " + err.Error(), Code: "bad_output"}, StartedAt: c.StartedAt, EndedAt: c.EndedAt}
-		body, _ = json.Marshal(c)
-	}
+	body := w.encode(c, &t)
 	err = w.cfg.Broker.Publish(pubCtx, queue.Message{
 		ID: CompletionMsgID(t.RunID, t.StepID, t.Iteration, t.Attempt), Queue: queue.EventsQueue, Body: body,
 		Headers: map[string]string{"run_id": t.RunID, "step_id": t.StepID},
@@ -270,8 +270,25 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 		_ = d.Nak(pubCtx, time.Second)
 		return
 	}
-	w.metrics.completions.WithLabelValues(pathBroker).Inc()
-	if err := d.Ack(pubCtx); err != nil {
+	w.settled(pubCtx, d, log, pathBroker)
+}
+
+// encode returns c's JSON for the broker; an output that is not JSON fails
+// the attempt instead.
+func (w *Worker) encode(c *Completion, t *Task) []byte {
+	body, err := encodeCompletion(c)
+	if err != nil {
+		c = &Completion{RunID: t.RunID, StepID: t.StepID, Iteration: t.Iteration, Attempt: t.Attempt, WorkerID: w.cfg.ID,
+			Error: &Failure{Message: "output is not JSON-encodable: " + err.Error(), Code: "bad_output"}, StartedAt: c.StartedAt, EndedAt: c.EndedAt}
+		body, _ = json.Marshal(c)
+	}
+	return body
+}
+
+// settled acks a task whose completion went by path.
+func (w *Worker) settled(ctx context.Context, d queue.Delivery, log *slog.Logger, path string) {
+	w.metrics.completions.WithLabelValues(path).Inc()
+	if err := d.Ack(ctx); err != nil {
 		log.WarnContext(ctx, "worker: ack failed; the task may run again", "error", err)
 	}
 }

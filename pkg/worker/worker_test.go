@@ -62,9 +62,21 @@ func (b *bundle) worker(t *testing.T, cfg worker.Config) *worker.Worker {
 
 func (b *bundle) send(t *testing.T, task worker.Task) {
 	t.Helper()
+	b.sendFrom(t, task, "")
+}
+
+// sendFrom publishes task as decided by the scheduler serving the direct
+// lane under sched ("": none).
+func (b *bundle) sendFrom(t *testing.T, task worker.Task, sched string) {
+	t.Helper()
 	body, err := json.Marshal(task)
 	require.NoError(t, err)
-	require.NoError(t, b.broker.Publish(t.Context(), queue.Message{ID: worker.TaskMsgID(task.RunID, task.StepID, task.Iteration, task.Attempt), Queue: queue.DefaultTaskQueue, Body: body}))
+	var headers map[string]string
+	if sched != "" {
+		headers = map[string]string{worker.HeaderScheduler: sched}
+	}
+	require.NoError(t, b.broker.Publish(t.Context(), queue.Message{ID: worker.TaskMsgID(task.RunID, task.StepID, task.Iteration, task.Attempt),
+		Queue: queue.DefaultTaskQueue, Body: body, Headers: headers}))
 }
 
 func (b *bundle) next(t *testing.T) worker.Completion {
@@ -238,4 +250,18 @@ func TestWorkerLocalCompletions(t *testing.T) {
 		st, err := b.broker.Stats(t.Context(), queue.DefaultTaskQueue)
 		return err == nil && st.Pending == 0 && st.InFlight == 0
 	}, 10*time.Second, 20*time.Millisecond, "the task is acked")
+}
+
+// TestWorkerNamesTheDecidingScheduler: the completion carries the
+// scheduler the task names (its header), so that a scheduler taking it
+// from the events queue can hand it on to that one.
+func TestWorkerNamesTheDecidingScheduler(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	w := b.worker(t, worker.Config{})
+	defer func() { require.NoError(t, w.Stop(context.Background())) }()
+	b.sendFrom(t, worker.Task{RunID: "r7", StepID: "a", Iteration: 1, Attempt: 1, Class: "echo"}, "sched-7")
+	require.Equal(t, "sched-7", b.next(t).Scheduler)
+	b.send(t, worker.Task{RunID: "r7", StepID: "b", Iteration: 1, Attempt: 1, Class: "echo"})
+	require.Empty(t, b.next(t).Scheduler)
 }

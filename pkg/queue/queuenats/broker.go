@@ -65,9 +65,10 @@ type Broker struct {
 	stream jetstream.Stream
 	log    *slog.Logger
 
-	mu     sync.Mutex
-	closed bool
-	subs   map[*subscription]struct{}
+	mu      sync.Mutex
+	closed  bool
+	subs    map[*subscription]struct{}
+	directs map[*directSub]struct{} // running ServeDirects
 }
 
 var _ queue.Broker = (*Broker)(nil)
@@ -299,7 +300,17 @@ func (b *Broker) Close() error {
 	for s := range b.subs {
 		subs = append(subs, s)
 	}
+	directs := make([]*directSub, 0, len(b.directs))
+	for d := range b.directs {
+		directs = append(directs, d)
+	}
 	b.mu.Unlock()
+
+	for _, d := range directs {
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		_ = d.Stop(ctx)
+		cancel()
+	}
 
 	for _, s := range subs {
 		s.hardStop()

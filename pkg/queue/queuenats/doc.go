@@ -36,6 +36,14 @@
 // Message.Priority is carried (header Ia-Priority) but ignored for
 // ordering; the conformance suite runs with queuetest.WithoutPriority.
 //
+// # Direct lane
+//
+// [Broker.ServeDirect] and [Broker.RequestDirect] are core NATS
+// request-reply on "<prefix>.direct.<name>": no stream, no storage, an
+// answer or an error within the requester's deadline, and
+// queue.ErrNoReceiver at once when nothing serves the name. The scheduler
+// uses it to hand a completion on to the scheduler holding its run.
+//
 // # Embedded server
 //
 // [StartEmbedded] runs nats-server with JetStream in process, for a single
