@@ -67,6 +67,10 @@ type Config struct {
 	// they travel on the events queue, as between separate worker and
 	// scheduler processes. The embedded engine always hands them over.
 	LocalCompletions bool
+	// Schedulers is how many schedulers the distributed engine runs
+	// (default 1): the others are started in the same process, as separate
+	// scheduler processes would be, and share the work of the first.
+	Schedulers int
 	// DatabaseURL is the distributed Postgres. Default IA_DATABASE_URL, then
 	// TEST_DATABASE_URL, then DefaultDatabaseURL.
 	DatabaseURL string
@@ -104,6 +108,7 @@ func (c *Config) setDefaults() error {
 	if c.Queue != QueueNATS && c.Queue != QueueAsynq {
 		return fmt.Errorf("bench: queue %q: want nats or asynq", c.Queue)
 	}
+	c.Schedulers = max(c.Schedulers, 1)
 	if c.Runs < 1 || c.Concurrency < 1 || c.Duration <= 0 || c.WorkerConcurrency < 1 || c.Rounds < 1 {
 		return errors.New("bench: runs, concurrency, duration, rounds and worker concurrency must be positive")
 	}
@@ -140,6 +145,8 @@ type Target struct {
 	BrokerCompletions bool
 	// DataDir is the embedded engine's data directory; "" a temporary one.
 	DataDir string
+	// Schedulers beyond 1 start scheduler-only engines beside the first.
+	Schedulers int
 }
 
 // Targets lists the targets cfg selects.
@@ -157,8 +164,11 @@ func (c Config) Targets() []Target {
 		if c.LocalCompletions {
 			name += "+local"
 		}
+		if c.Schedulers > 1 {
+			name += fmt.Sprintf("×%d", c.Schedulers)
+		}
 		ts = append(ts, Target{Name: name, DatabaseURL: c.DatabaseURL, QueueURL: c.QueueURL,
-			WorkerConcurrency: c.WorkerConcurrency, BrokerCompletions: !c.LocalCompletions})
+			WorkerConcurrency: c.WorkerConcurrency, BrokerCompletions: !c.LocalCompletions, Schedulers: c.Schedulers})
 	}
 	return ts
 }

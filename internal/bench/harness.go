@@ -27,8 +27,10 @@ const (
 
 // Harness is an opened engine with the bench pipelines imported.
 type Harness struct {
-	Target  Target
-	Engine  *engine.Engine
+	Target Target
+	Engine *engine.Engine
+	// others are the extra schedulers (Target.Schedulers).
+	others  []*engine.Engine
 	tracker *tracker
 	prefix  string
 	// versions maps workload names to pipeline version ids.
@@ -70,6 +72,17 @@ func OpenEngine(ctx context.Context, t Target, ws ...Workload) (*Harness, error)
 		_ = h.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
+	for range t.Schedulers - 1 {
+		o, err := engine.Open(ctx, engine.Config{DatabaseURL: t.DatabaseURL, QueueURL: t.QueueURL, Prefix: h.prefix, Registry: reg, Scheduler: true})
+		if err == nil {
+			h.others = append(h.others, o)
+			err = o.Start(ctx)
+		}
+		if err != nil {
+			_ = h.Close(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("another scheduler: %w", err)
+		}
+	}
 	return h, nil
 }
 
@@ -77,7 +90,11 @@ func OpenEngine(ctx context.Context, t Target, ws ...Workload) (*Harness, error)
 func (h *Harness) Close(ctx context.Context) error {
 	stop, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	err := h.Engine.Close(stop)
+	var err error
+	for _, o := range h.others {
+		err = errors.Join(err, o.Close(stop))
+	}
+	err = errors.Join(err, h.Engine.Close(stop))
 	if derr := h.dropNamespace(stop); derr != nil {
 		err = errors.Join(err, derr)
 	}

@@ -57,6 +57,7 @@ func newBenchCommand() *cobra.Command {
 	f.IntVar(&cfg.Rounds, "rounds", bench.DefaultRounds, "slices each phase is split into, the engine and the raw chain taking turns (keep duration/rounds ≥ 1s)")
 	f.IntVar(&cfg.WorkerConcurrency, "worker-concurrency", bench.DefaultWorkerConcurrency, "worker concurrency per queue")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "embedded: keep the data in this directory, as ia dev does, instead of a temporary one as ia run does")
+	f.IntVar(&cfg.Schedulers, "schedulers", 1, "distributed: schedulers in the engine (the others as separate scheduler processes would be, sharing the completions)")
 	f.BoolVar(&cfg.LocalCompletions, "local-completions", false, "distributed: hand completions to the in-process scheduler, as one ia serve process does, instead of the events queue")
 	f.StringVar(&cfg.DatabaseURL, "database-url", "", "distributed Postgres URL (default IA_DATABASE_URL, TEST_DATABASE_URL, local)")
 	f.StringVar(&cfg.QueueURL, "queue-url", "", "distributed broker URL (default IA_QUEUE_URL, TEST_NATS_URL/TEST_REDIS_URL, local)")

@@ -79,8 +79,9 @@ type Config struct {
 	AttemptRecordDelay time.Duration
 	// InlineLimit: step inputs larger than this many bytes travel as blobs.
 	InlineLimit int
-	// NoDirect: do not serve the broker's direct lane (see Start), so that
-	// every completion from another process comes over the events queue.
+	// NoDirect: neither hand completions on to the scheduler that decided
+	// their task over the broker's direct lane, nor serve it to others
+	// (see the package doc, "Handing completions on").
 	NoDirect   bool
 	ID         string
 	Logger     *slog.Logger
@@ -845,7 +846,8 @@ func (s *Scheduler) handle(ctx context.Context, d queue.Delivery) {
 
 // Complete applies a step completion handed over in process by a worker
 // sharing this process (worker.Config.Local), skipping the events queue. It
-// returns nil once the completion is committed, or when it is stale and
+// returns nil once the completion is committed (here, or by the scheduler
+// that decided the task, to which it is handed on), or when it is stale and
 // dropped; on any other error nothing was committed and the worker sends
 // the completion over the broker instead.
 func (s *Scheduler) Complete(ctx context.Context, c *worker.Completion) error {

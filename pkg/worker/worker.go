@@ -279,7 +279,8 @@ func (w *Worker) encode(c *Completion, t *Task) []byte {
 	body, err := encodeCompletion(c)
 	if err != nil {
 		c = &Completion{RunID: t.RunID, StepID: t.StepID, Iteration: t.Iteration, Attempt: t.Attempt, WorkerID: w.cfg.ID,
-			Error: &Failure{Message: "output is not JSON-encodable: " + err.Error(), Code: "bad_output"}, StartedAt: c.StartedAt, EndedAt: c.EndedAt}
+			Error: &Failure{Message: "output is not JSON-encodable: " + err.Error(), Code: "bad_output"}, StartedAt: c.StartedAt, EndedAt: c.EndedAt,
+			Scheduler: c.Scheduler}
 		body, _ = json.Marshal(c)
 	}
 	return body
