@@ -31,6 +31,11 @@ import (
 	"github.com/ia-modules/ia-go/pkg/worker"
 )
 
+// ErrConfig marks an error in the configuration itself (an unsupported
+// URL), which no retry mends; any other error of Open may be a backend not
+// reachable yet.
+var ErrConfig = errors.New("invalid configuration")
+
 // Config selects backends by URL. Empty URLs mean the embedded defaults: an
 // in-process NATS server with JetStream and a SQLite store under DataDir.
 type Config struct {
@@ -227,7 +232,7 @@ func (e *Engine) openStore(ctx context.Context, cfg Config, ephemeral bool, log 
 		}
 		e.Store = st
 	default:
-		return fmt.Errorf("engine: unsupported database URL %q (want postgres://... or sqlite:PATH)", redact(u))
+		return fmt.Errorf("engine: unsupported database URL %q (want postgres://... or sqlite:PATH): %w", redact(u), ErrConfig)
 	}
 	e.closers = append(e.closers, e.Store.Close)
 	return nil
@@ -265,7 +270,7 @@ func (e *Engine) openBroker(ctx context.Context, cfg Config, log *slog.Logger) e
 		}
 		e.Broker = b
 	default:
-		return fmt.Errorf("engine: unsupported queue URL %q (want nats://... or redis://...)", redact(u))
+		return fmt.Errorf("engine: unsupported queue URL %q (want nats://... or redis://...): %w", redact(u), ErrConfig)
 	}
 	e.closers = append(e.closers, e.Broker.Close)
 	return nil
@@ -282,7 +287,7 @@ func (e *Engine) openHot(ctx context.Context, cfg Config, log *slog.Logger) erro
 		}
 		e.Hot = h
 	default:
-		return fmt.Errorf("engine: unsupported redis URL %q (want redis://...)", redact(u))
+		return fmt.Errorf("engine: unsupported redis URL %q (want redis://...): %w", redact(u), ErrConfig)
 	}
 	e.closers = append(e.closers, e.Hot.Close)
 	return nil

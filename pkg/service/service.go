@@ -88,11 +88,12 @@ func Main(ctx context.Context, role Role, args []string, registry *steps.Registr
 	}
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRun()
-	eng, err := engine.Open(runCtx, engine.Config{
+	cfg := engine.Config{
 		DatabaseURL: *dbURL, QueueURL: *queueURL, RedisURL: *redisURL, Prefix: *prefix,
 		Registry: registry, PythonPaths: paths, Scheduler: role.Scheduler, Worker: role.Worker,
 		RelayPoll: *relayPoll, AckWait: *ackWait, CommitDelay: *commitDelay, NoDirect: *noDirect, WorkerConcurrency: *concurrency, WorkerQueues: strings.Split(*queues, ","), Logger: log, Registerer: reg,
-	})
+	}
+	eng, err := openEngine(ctx, log, func() (*engine.Engine, error) { return engine.Open(runCtx, cfg) })
 	if err != nil {
 		log.Error(role.Name+": opening the engine failed", "error", err)
 		return 1
@@ -137,4 +138,31 @@ func Main(ctx context.Context, role Role, args []string, registry *steps.Registr
 		log.Warn(role.Name+": stopped with error", "error", err)
 	}
 	return 0
+}
+
+// Backoff of openEngine.
+const (
+	openRetryFirst = 500 * time.Millisecond
+	openRetryMax   = 5 * time.Second
+)
+
+// openEngine opens the engine, waiting for backends that are not reachable
+// yet (a broker restarting, a database still starting beside this process)
+// until ctx ends, and logging each attempt. A configuration error fails at
+// once.
+func openEngine(ctx context.Context, log *slog.Logger, open func() (*engine.Engine, error)) (*engine.Engine, error) {
+	delay := openRetryFirst
+	for attempt := 1; ; attempt++ {
+		eng, err := open()
+		if err == nil || errors.Is(err, engine.ErrConfig) {
+			return eng, err
+		}
+		log.Warn("waiting for the backends", "error", err, "attempt", attempt, "retry_in", delay.String())
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, openRetryMax)
+	}
 }
