@@ -41,26 +41,7 @@ func TestServeSharesPrefix(t *testing.T) {
 	require.NoError(t, roles.Start(ctx))
 	t.Cleanup(func() { require.NoError(t, roles.Close(context.Background())) })
 
-	ready := make(chan string, 1)
-	actx, stop := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() {
-		served <- runAPI(actx, serveOptions{addr: "127.0.0.1:0", dbURL: dbURL, queueURL: natsURL, redisURL: redisURL,
-			prefix: prefix, ready: func(_ context.Context, url string, _ state.Auth) error {
-				ready <- url
-				return nil
-			}})
-	}()
-	t.Cleanup(func() {
-		stop()
-		require.NoError(t, <-served)
-	})
-	var url string
-	select {
-	case url = <-ready:
-	case err := <-served:
-		t.Fatalf("ia serve: %v", err)
-	}
+	url, _ := serveForTest(t, serveOptions{addr: "127.0.0.1:0", dbURL: dbURL, queueURL: natsURL, redisURL: redisURL, prefix: prefix})
 
 	cli := func(args ...string) string {
 		var out, errOut bytes.Buffer
@@ -107,36 +88,9 @@ func writeShoutPipeline(t *testing.T) string {
 // at import, naming the step.
 func TestDevCompletesInProcess(t *testing.T) {
 	ctx := t.Context()
-	type served struct {
-		url   string
-		token string
-	}
-	ready := make(chan served, 1)
-	actx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- runAPI(actx, serveOptions{addr: "127.0.0.1:0", dataDir: t.TempDir(), scheduler: true, worker: true,
-			ready: func(ctx context.Context, url string, auth state.Auth) error {
-				tok, err := api.CreateToken(ctx, auth, "test-admin", state.RoleAdmin, "test")
-				if err != nil {
-					return err
-				}
-				ready <- served{url, tok.Secret}
-				return nil
-			}})
-	}()
-	t.Cleanup(func() {
-		stop()
-		require.NoError(t, <-done)
-	})
-	var srv served
-	select {
-	case srv = <-ready:
-	case err := <-done:
-		t.Fatalf("ia dev: %v", err)
-	}
-	t.Setenv("IA_API_URL", srv.url)
-	t.Setenv("IA_TOKEN", srv.token)
+	url, token := serveForTest(t, serveOptions{addr: "127.0.0.1:0", dataDir: t.TempDir(), scheduler: true, worker: true})
+	t.Setenv("IA_API_URL", url)
+	t.Setenv("IA_TOKEN", token)
 	var out, errOut bytes.Buffer
 	require.Equal(t, 0, Main(ctx, []string{"pipelines", "import", "../../examples/pipelines/hello.json"}, &out, &errOut), errOut.String())
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -146,7 +100,7 @@ func TestDevCompletesInProcess(t *testing.T) {
 		"the run did not complete: %s", errOut.String())
 	require.Contains(t, out.String(), "quick note on x")
 
-	resp, err := http.Get(srv.url + "/metrics")
+	resp, err := http.Get(url + "/metrics")
 	require.NoError(t, err)
 	body, err := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
@@ -167,4 +121,34 @@ func TestDevCompletesInProcess(t *testing.T) {
 	require.NotEqual(t, 0, Main(ctx, []string{"pipelines", "import", writeShoutPipeline(t)}, &out, &errOut))
 	require.Contains(t, errOut.String(), `unknown step class "shout"`)
 	require.Contains(t, errOut.String(), "[step a]")
+}
+
+// serveForTest runs runAPI with o until the test ends and returns the API's
+// URL and an admin token made in its store.
+func serveForTest(t *testing.T, o serveOptions) (url, token string) {
+	t.Helper()
+	type served struct{ url, token string }
+	ready := make(chan served, 1)
+	o.ready = func(ctx context.Context, url string, auth state.Auth) error {
+		tok, err := api.CreateToken(ctx, auth, "test-admin", state.RoleAdmin, "test")
+		if err != nil {
+			return err
+		}
+		ready <- served{url, tok.Secret}
+		return nil
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- runAPI(ctx, o) }()
+	t.Cleanup(func() {
+		stop()
+		require.NoError(t, <-done)
+	})
+	select {
+	case srv := <-ready:
+		return srv.url, srv.token
+	case err := <-done:
+		t.Fatalf("ia serve: %v", err)
+		return "", ""
+	}
 }
