@@ -112,3 +112,19 @@ func BenchmarkRawJetStreamHop(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N*bench.RawChainSteps), "ms/step")
 }
+
+// TestPrintProjectsToTheFloor: the report reads a chain's hop and steps/s
+// at the reference machine's raw speed, from the engine/raw ratios.
+func TestPrintProjectsToTheFloor(t *testing.T) {
+	t.Parallel()
+	rep := &bench.Report{Config: bench.Config{Runs: 1, Concurrency: 1, Rounds: 1}, Rows: []bench.Row{{
+		Target: "distributed/nats", Workload: "chain-10",
+		Engine: bench.Figures{StepsPerSec: 2000, HopP50: 1500 * time.Microsecond},
+		Raw:    bench.Figures{StepsPerSec: 10000, HopP50: 250 * time.Microsecond},
+	}}}
+	var out bytes.Buffer
+	require.NoError(t, rep.Print(&out))
+	require.Contains(t, out.String(), "hop p50 1.50ms ≤ 1.50ms: met")
+	require.Contains(t, out.String(), "(raw hop 0.30ms; here 0.25ms): engine/raw × floor = 1.80ms ≤ 1.50ms: MISSED")
+	require.Contains(t, out.String(), "(raw 38000 steps/s; here 10000): engine/raw × floor = 7600 ≥ 4000: met")
+}
