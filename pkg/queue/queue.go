@@ -182,7 +182,7 @@ func ValidateMessage(m Message) error {
 }
 
 // ErrNoReceiver is returned by a direct request that no receiver took: none
-// serves the name (it stopped or died), so the caller should use a queue.
+// serves the name (it stopped or died).
 var ErrNoReceiver = errors.New("queue: no receiver")
 
 // DirectHandler answers one direct request: a broker's request-reply lane

@@ -46,15 +46,15 @@ func (s *Scheduler) serveDirect(ctx context.Context) {
 	name := directName(s.cfg.ID)
 	sub, err := ds.ServeDirect(ctx, name, s.cfg.Concurrency, s.completeDirect)
 	if err != nil {
-		s.log.WarnContext(ctx, "scheduler: no direct lane; completions come over the events queue", "error", err)
+		s.log.WarnContext(ctx, "scheduler: no direct lane; the completions of its tasks are applied wherever they arrive", "error", err)
 		return
 	}
 	s.directs = sub
 	s.direct.Store(&name)
 }
 
-// DirectName is the name this scheduler serves the direct lane under, ""
-// when it does not (worker.DirectNamer).
+// DirectName is the name this scheduler serves the direct lane under (and
+// its tasks carry), "" when it does not.
 func (s *Scheduler) DirectName() string {
 	if n := s.direct.Load(); n != nil {
 		return *n

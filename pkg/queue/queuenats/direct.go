@@ -26,8 +26,9 @@ func (b *Broker) directSubject(name string) string { return b.cfg.Prefix + ".dir
 // a time, until the returned subscription is stopped or the broker closes.
 // It is core NATS request-reply, not JetStream: nothing is stored, and a
 // request whose receiver dies goes unanswered, so a requester must be able
-// to fall back on a queue (the worker keeps its task unacknowledged until a
-// receiver has answered). name uses the queue-name alphabet.
+// to do without (a scheduler handing a completion on keeps the completion's
+// event unacknowledged until the receiver has answered, and applies it
+// itself when none does). name uses the queue-name alphabet.
 func (b *Broker) ServeDirect(ctx context.Context, name string, concurrency int, h queue.DirectHandler) (queue.Subscription, error) {
 	if err := queue.ValidateQueue(name); err != nil {
 		return nil, fmt.Errorf("queuenats: direct receiver: %w", err)
