@@ -55,7 +55,7 @@ func runAPI(ctx context.Context, o serveOptions) error {
 	// and decide human tasks: one that consumes nothing.
 	sched := eng.Scheduler
 	if sched == nil {
-		sched, err = scheduler.New(scheduler.Config{Store: eng.Store, Broker: eng.Broker, Hot: hot, Registry: eng.Classes(cfg), Registerer: reg,
+		sched, err = scheduler.New(scheduler.Config{Store: eng.Store, Broker: eng.Broker, Hot: hot, Registry: eng.Classes, Registerer: reg,
 			CommitDelay: engine.CommitDelayFor(eng.Store, delay)})
 		if err != nil {
 			_ = eng.Close(context.WithoutCancel(ctx))

@@ -121,6 +121,12 @@ type Engine struct {
 	Scheduler *scheduler.Scheduler
 	Worker    *worker.Worker
 	Registry  *steps.Registry
+	// Classes is what the engine's schedulers check pipelines' step classes
+	// against, nil for no check. Only a process whose broker is its own
+	// in-process server (and that runs the worker) knows every class a step
+	// can be run by; on a shared broker, workers elsewhere may register
+	// classes this process has never heard of (a custom worker binary).
+	Classes dag.Registry
 
 	closers []func() error
 }
@@ -167,12 +173,15 @@ func Open(ctx context.Context, cfg Config) (_ *Engine, err error) {
 	if e.Registry == nil {
 		e.Registry = steps.Builtins()
 	}
+	if cfg.QueueURL == "" && cfg.Worker {
+		e.Classes = e.Registry
+	}
 	if cfg.Scheduler {
 		// The default of one group commit at a time suits Postgres too: on
 		// a CPU-bound box larger batches cost the server less per decision
 		// (docs/benchmarks.md).
 		e.Scheduler, err = scheduler.New(scheduler.Config{Store: e.Store, Broker: e.Broker, Hot: e.Hot, RelayPoll: cfg.RelayPoll, AckWait: cfg.AckWait,
-			CommitDelay: CommitDelayFor(e.Store, cfg.CommitDelay), Registry: e.Classes(cfg), NoDirect: cfg.NoDirect, Logger: log, Registerer: cfg.Registerer})
+			CommitDelay: CommitDelayFor(e.Store, cfg.CommitDelay), Registry: e.Classes, NoDirect: cfg.NoDirect, Logger: log, Registerer: cfg.Registerer})
 		if err != nil {
 			return nil, err
 		}
@@ -192,18 +201,6 @@ func Open(ctx context.Context, cfg Config) (_ *Engine, err error) {
 		}
 	}
 	return e, nil
-}
-
-// Classes is the registry a scheduler of this engine checks pipelines'
-// step classes against, or nil for no check. Only a process whose broker is
-// its own in-process server (and that runs the worker) knows every class a
-// step can be run by; on a shared broker, workers elsewhere may register
-// classes this process has never heard of (a custom worker binary).
-func (e *Engine) Classes(cfg Config) dag.Registry {
-	if cfg.QueueURL != "" || !cfg.Worker || e.Registry == nil {
-		return nil
-	}
-	return e.Registry
 }
 
 // openStore opens the store cfg names. ephemeral: cfg.DataDir is a

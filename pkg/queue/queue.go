@@ -165,12 +165,16 @@ func ValidateQueue(name string) error {
 		return fmt.Errorf("%w: empty", ErrInvalidQueue)
 	}
 	for _, r := range name {
-		ok := r == '_' || r == '-' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9')
-		if !ok {
+		if !NameRune(r) {
 			return fmt.Errorf("%w: %q", ErrInvalidQueue, name)
 		}
 	}
 	return nil
+}
+
+// NameRune reports whether r may appear in a queue name: [a-zA-Z0-9_-].
+func NameRune(r rune) bool {
+	return r == '_' || r == '-' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9')
 }
 
 // ValidateMessage checks the fields every backend requires of m.

@@ -147,7 +147,7 @@ func (s *slowSet) has(name string, now time.Time) bool {
 // alphabet: a host name's dots become '_').
 func directName(id string) string {
 	return strings.Map(func(r rune) rune {
-		if r == '_' || r == '-' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9') {
+		if queue.NameRune(r) {
 			return r
 		}
 		return '_'
