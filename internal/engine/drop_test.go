@@ -14,6 +14,7 @@ import (
 
 	"github.com/ia-modules/ia-go/internal/engine"
 	"github.com/ia-modules/ia-go/internal/testenv"
+	"github.com/ia-modules/ia-go/pkg/scheduler"
 	"github.com/ia-modules/ia-go/pkg/state"
 )
 
@@ -69,4 +70,40 @@ func TestDrop(t *testing.T) {
 	require.False(t, schemaExists())
 	require.False(t, streamExists())
 	require.Zero(t, hotKeys())
+}
+
+// TestDropAsynq: on asynq, Drop leaves no key of the namespace's queues,
+// not even the completed tasks and counters asynq's own queue deletion
+// keeps.
+func TestDropAsynq(t *testing.T) {
+	t.Parallel()
+	redisURL := testenv.RedisURL(t)
+	ns := engine.Config{QueueURL: redisURL, Prefix: testenv.Name("dropasynq")}
+	ctx := t.Context()
+	eng, err := engine.Open(ctx, engine.Config{QueueURL: redisURL, DatabaseURL: "sqlite:" + t.TempDir() + "/ia.db", Prefix: ns.Prefix,
+		Scheduler: true, Worker: true})
+	require.NoError(t, err)
+	require.NoError(t, eng.Start(ctx))
+	pv, _, err := eng.Scheduler.PipelineImport(ctx, "one", []byte(`{"name":"one","steps":[{"id":"a","step_class":"echo"}],"flow":{"start_at":"a","transitions":[]}}`))
+	require.NoError(t, err)
+	run, _, err := eng.Scheduler.Submit(ctx, &scheduler.SubmitParams{PipelineVersionID: pv.ID, Input: map[string]any{}})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		r, err := eng.Store.RunGet(ctx, run.ID)
+		return err == nil && r.Status == state.RunCompleted
+	}, 30*time.Second, 10*time.Millisecond)
+	require.NoError(t, eng.Close(ctx))
+
+	opts, err := redis.ParseURL(redisURL)
+	require.NoError(t, err)
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	keys := func() []string {
+		keys, err := rdb.Keys(ctx, "asynq:{"+ns.Prefix+":*").Result()
+		require.NoError(t, err)
+		return keys
+	}
+	require.NotEmpty(t, keys())
+	require.NoError(t, engine.Drop(context.Background(), ns))
+	require.Empty(t, keys())
 }

@@ -278,7 +278,7 @@ func (e *Engine) openHot(ctx context.Context, cfg Config, log *slog.Logger) erro
 	case u == "":
 		e.Hot = statemem.New(statemem.Config{})
 	case strings.HasPrefix(u, "redis://"), strings.HasPrefix(u, "rediss://"):
-		h, err := stateredis.New(ctx, stateredis.Config{URL: u, Prefix: cfg.Prefix + ":", Logger: log})
+		h, err := stateredis.New(ctx, stateredis.Config{URL: u, Prefix: hotPrefix(cfg.Prefix), Logger: log})
 		if err != nil {
 			return fmt.Errorf("engine: redis hot state: %w", err)
 		}
@@ -321,6 +321,9 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.closers = nil
 	return errors.Join(errs...)
 }
+
+// hotPrefix is the hot state's key prefix of an engine's namespace.
+func hotPrefix(prefix string) string { return prefix + ":" }
 
 func redact(raw string) string {
 	u, err := url.Parse(raw)

@@ -137,8 +137,14 @@ func (b *Broker) closeRedis() {
 }
 
 // asynqQueue is the asynq queue name for one logical queue and priority.
-func (b *Broker) asynqQueue(q string, p queue.Priority) string {
-	name := b.cfg.Prefix + ":" + q
+func (b *Broker) asynqQueue(q string, p queue.Priority) string { return queueName(b.cfg.Prefix, q, p) }
+
+// asynqQueues lists q's asynq queues, highest priority first.
+func (b *Broker) asynqQueues(q string) []string { return queueNames(b.cfg.Prefix, q) }
+
+// queueName is the asynq queue of logical queue q at priority p under prefix.
+func queueName(prefix, q string, p queue.Priority) string {
+	name := prefix + ":" + q
 	switch {
 	case p > queue.PriorityNormal:
 		return name + ":high"
@@ -149,12 +155,12 @@ func (b *Broker) asynqQueue(q string, p queue.Priority) string {
 	}
 }
 
-// asynqQueues lists q's asynq queues, highest priority first.
-func (b *Broker) asynqQueues(q string) []string {
+// queueNames lists q's asynq queues under prefix, highest priority first.
+func queueNames(prefix, q string) []string {
 	return []string{
-		b.asynqQueue(q, queue.PriorityHigh),
-		b.asynqQueue(q, queue.PriorityNormal),
-		b.asynqQueue(q, queue.PriorityLow),
+		queueName(prefix, q, queue.PriorityHigh),
+		queueName(prefix, q, queue.PriorityNormal),
+		queueName(prefix, q, queue.PriorityLow),
 	}
 }
 
@@ -266,28 +272,34 @@ func (b *Broker) Close() error {
 	return errors.Join(errs...)
 }
 
-// deleteQueues removes the touched asynq queues that exist with everything
-// under their keys. asynq's DeleteQueue leaves retained (completed) tasks and
-// counters behind, so the rest is found by its hash-tagged key prefix, which
-// is unique to this broker's Prefix.
+// deleteQueues removes the touched asynq queues with everything under
+// their keys.
 func (b *Broker) deleteQueues(ctx context.Context) error {
-	known, err := b.inspector.Queues()
+	return deleteQueues(ctx, b.rdb, b.inspector, b.touched)
+}
+
+// deleteQueues removes the asynq queues names that exist with everything
+// under their keys. asynq's DeleteQueue leaves retained (completed) tasks
+// and counters behind, so the rest is found by its hash-tagged key prefix,
+// which is unique to a broker's Prefix.
+func deleteQueues(ctx context.Context, rdb redis.UniversalClient, insp *asynq.Inspector, names map[string]struct{}) error {
+	known, err := insp.Queues()
 	if err != nil {
 		return fmt.Errorf("queueasynq: list queues: %w", err)
 	}
 	var errs []error
 	for _, name := range known {
-		if _, ok := b.touched[name]; !ok {
+		if _, ok := names[name]; !ok {
 			continue
 		}
-		if err := b.inspector.DeleteQueue(name, true); err != nil {
+		if err := insp.DeleteQueue(name, true); err != nil {
 			errs = append(errs, fmt.Errorf("queueasynq: delete queue %s: %w", name, err))
 		}
 	}
-	for name := range b.touched {
-		iter := b.rdb.Scan(ctx, 0, "asynq:{"+name+"}:*", 1000).Iterator()
+	for name := range names {
+		iter := rdb.Scan(ctx, 0, "asynq:{"+name+"}:*", 1000).Iterator()
 		for iter.Next(ctx) {
-			if err := b.rdb.Del(ctx, iter.Val()).Err(); err != nil {
+			if err := rdb.Del(ctx, iter.Val()).Err(); err != nil {
 				errs = append(errs, fmt.Errorf("queueasynq: delete %s: %w", iter.Val(), err))
 			}
 		}

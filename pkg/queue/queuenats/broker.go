@@ -143,7 +143,7 @@ func isStoreRace(err error) bool {
 	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.ErrorCode(10049)
 }
 
-func (b *Broker) streamName() string           { return b.cfg.Prefix + "_q" }
+func (b *Broker) streamName() string           { return streamOf(b.cfg.Prefix) }
 func (b *Broker) subject(q string) string      { return b.cfg.Prefix + ".q." + q }
 func (b *Broker) consumerName(q string) string { return b.cfg.Prefix + "_q_" + q }
 func (b *Broker) isClosed() bool               { b.mu.Lock(); defer b.mu.Unlock(); return b.closed }

@@ -87,7 +87,7 @@ func New(ctx context.Context, cfg Config) (*Hot, error) {
 		_ = rdb.Close()
 		return nil, fmt.Errorf("stateredis: ping: %w", err)
 	}
-	return &Hot{rdb: rdb, prefix: "{" + cfg.Prefix + "}", cfg: cfg, logger: cfg.Logger, subs: map[int]context.CancelFunc{}}, nil
+	return &Hot{rdb: rdb, prefix: keyPrefix(cfg.Prefix), cfg: cfg, logger: cfg.Logger, subs: map[int]context.CancelFunc{}}, nil
 }
 
 // Close ends every subscription and closes the client. Safe to call twice.
