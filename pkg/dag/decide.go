@@ -213,6 +213,9 @@ func (d *decider) apply(ev Event) error {
 		fallthrough
 	case EventStepSucceeded:
 		if s.Status != StepRunning || s.Iteration != ev.Iteration || s.Attempt != ev.Attempt {
+			if ev.Iteration > s.Iteration || ev.Iteration == s.Iteration && ev.Attempt > s.Attempt {
+				return fmt.Errorf("%w: step %q is %s at iteration %d attempt %d, event is for %d/%d", ErrAhead, ev.StepID, s.Status, s.Iteration, s.Attempt, ev.Iteration, ev.Attempt)
+			}
 			return fmt.Errorf("%w: step %q is %s at iteration %d attempt %d, event is for %d/%d", ErrStale, ev.StepID, s.Status, s.Iteration, s.Attempt, ev.Iteration, ev.Attempt)
 		}
 		if ev.Type == EventStepSucceeded {

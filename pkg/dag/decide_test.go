@@ -386,6 +386,39 @@ func TestDecideDuplicateEventsAreStale(t *testing.T) {
 	require.ErrorIs(t, err, dag.ErrUnknownStep)
 }
 
+func TestDecideEventsAheadOfTheState(t *testing.T) {
+	t.Parallel()
+	g := mustLoad(t, `{"steps":[{"id":"a","step_class":"e"},{"id":"b","step_class":"e"}],
+		"flow":{"start_at":"a","paths":[{"from":"a","to":"b"}]}}`)
+	st, _ := g.NewRun("r", nil)
+	_, _ = g.Decide(st, dag.Event{Type: dag.EventRunStarted})
+	for _, tc := range []struct {
+		name string
+		ev   dag.Event
+		want error
+	}{
+		{"a step not started yet", dag.Event{Type: dag.EventStepSucceeded, StepID: "b", Iteration: 1, Attempt: 1}, dag.ErrAhead},
+		{"a later attempt", dag.Event{Type: dag.EventStepFailed, StepID: "a", Iteration: 1, Attempt: 2}, dag.ErrAhead},
+		{"a later iteration", dag.Event{Type: dag.EventStepSucceeded, StepID: "a", Iteration: 2, Attempt: 1}, dag.ErrAhead},
+		{"an earlier attempt", dag.Event{Type: dag.EventStepSucceeded, StepID: "a", Iteration: 1, Attempt: 0}, dag.ErrStale},
+	} {
+		_, err := g.Decide(st, tc.ev)
+		require.ErrorIs(t, err, tc.want, tc.name)
+		if tc.want == dag.ErrAhead {
+			require.NotErrorIs(t, err, dag.ErrStale, "%s: an event ahead is held, not dropped", tc.name)
+		}
+	}
+	a, _ := g.Step(st, "a")
+	require.Equal(t, dag.StepRunning, a.Status, "nothing changed")
+	require.Equal(t, 1, a.Attempt)
+	// Once the start is in the state, the same event applies.
+	_, err := g.Decide(st, dag.Event{Type: dag.EventStepSucceeded, StepID: "a", Iteration: 1, Attempt: 1})
+	require.NoError(t, err)
+	_, err = g.Decide(st, dag.Event{Type: dag.EventStepSucceeded, StepID: "b", Iteration: 1, Attempt: 1})
+	require.NoError(t, err)
+	require.Equal(t, dag.RunCompleted, st.Status)
+}
+
 func TestDecideHumanInputAndEndMarkers(t *testing.T) {
 	t.Parallel()
 	doc := `{"steps":[{"id":"gen","step_class":"e"},

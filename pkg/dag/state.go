@@ -44,6 +44,14 @@ var (
 	// ErrStale: the event does not match the step's current iteration and
 	// attempt (a duplicate or late delivery). Nothing changed; drop it.
 	ErrStale = errors.New("stale event")
+	// ErrAhead: the event ends an attempt the run state has not started
+	// yet: a later iteration or attempt than the step's. A scheduler that
+	// publishes a decision's tasks before committing it (see
+	// pkg/scheduler) can receive such a completion before the decision
+	// commits, or after it was lost with its scheduler and before the
+	// completion that leads to it again is redelivered. Nothing changed;
+	// hold the event and offer it again, unlike a stale one.
+	ErrAhead = errors.New("event ahead of the run state")
 	// ErrUnknownStep: the event names a step the pipeline does not have.
 	ErrUnknownStep = errors.New("unknown step")
 	// ErrNothingToResume: the run is not failed or cancelled.

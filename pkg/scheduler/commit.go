@@ -32,6 +32,11 @@ type committer struct {
 	// writer, when the store has it, commits run inserts with the
 	// decisions; nil: one RunInsert per new run.
 	writer batchWriter
+	// pre, when the store has it, publishes a decision's due messages
+	// inside its commit's transaction, before the commit (commitReq.first),
+	// through publish; nil: they go through the outbox.
+	pre     state.PreCommitter
+	publish func(ctx context.Context, msgs []state.OutboxMessage) error
 	// published are outbox rows already published, deleted by the next
 	// commit in the same transaction rather than in one of their own.
 	published published
@@ -55,6 +60,9 @@ const gatherFull = 48
 type commitReq struct {
 	u   *state.RunUpdateParams // or
 	ins *state.RunInsertParams
+	// first are u's messages to publish before the commit, once u passed
+	// its version guard, instead of writing them to the outbox.
+	first []state.OutboxMessage
 	// Results: an update's version, an insert's run.
 	version int64
 	run     *state.Run
@@ -67,11 +75,15 @@ type commitReq struct {
 
 const commitTimeout = 30 * time.Second
 
-func newCommitter(st state.Store, maxLeaders int, delay time.Duration, siblings int) *committer {
+func newCommitter(st state.Store, maxLeaders int, delay time.Duration, siblings int, publish func(context.Context, []state.OutboxMessage) error) *committer {
 	c := &committer{store: st, maxLeaders: max(maxLeaders, 1), delay: delay, siblings: siblings}
 	c.batch, _ = st.(batchUpdater)
 	if c.batch != nil {
 		c.writer, _ = st.(batchWriter)
+		if publish != nil {
+			c.pre, _ = st.(state.PreCommitter)
+			c.publish = publish
+		}
 	}
 	return c
 }
@@ -85,8 +97,15 @@ func (c *committer) insert(ctx context.Context, p *state.RunInsertParams) (*stat
 	return r.run, r.created, r.err
 }
 
-// commit returns the run's new version.
-func (c *committer) commit(ctx context.Context, u *state.RunUpdateParams) (int64, error) {
+// commit returns the run's new version. first are messages to publish
+// before the commit when the store can (c.pre); when it cannot, or the
+// group also inserts runs, they are appended to u.Outbox instead, to be
+// published after the commit as the others.
+func (c *committer) commit(ctx context.Context, u *state.RunUpdateParams, first []state.OutboxMessage) (int64, error) {
+	if c.pre == nil {
+		u.Outbox = append(u.Outbox, first...)
+		first = nil
+	}
 	if c.batch == nil {
 		c.attachDeletes(u)
 		run, err := c.store.RunUpdate(ctx, u)
@@ -96,7 +115,7 @@ func (c *committer) commit(ctx context.Context, u *state.RunUpdateParams) (int64
 		}
 		return run.Version, nil
 	}
-	r := c.enqueue(ctx, &commitReq{u: u, ready: make(chan struct{}, 1)})
+	r := c.enqueue(ctx, &commitReq{u: u, first: first, ready: make(chan struct{}, 1)})
 	return r.version, r.err
 }
 
@@ -168,14 +187,34 @@ func (c *committer) flush(ctx context.Context, reqs []*commitReq) {
 	}
 	if !inserts {
 		ps := make([]*state.RunUpdateParams, len(reqs))
+		first := false
 		for i, q := range reqs {
 			ps[i] = q.u
+			first = first || len(q.first) > 0
 		}
-		versions, errs := c.batch.RunUpdateMany(ctx, ps)
+		var (
+			versions []int64
+			errs     []error
+		)
+		if first {
+			versions, errs = c.pre.RunUpdateManyThen(ctx, ps, func(ctx context.Context, applied []bool) error {
+				return c.publishFirst(ctx, reqs, applied)
+			})
+		} else {
+			versions, errs = c.batch.RunUpdateMany(ctx, ps)
+		}
 		for i, q := range reqs {
 			q.version, q.err = versions[i], errs[i]
 		}
 	} else {
+		for _, q := range reqs {
+			if q.u != nil && len(q.first) > 0 {
+				// RunWriteMany has no hook: through the outbox, as the
+				// caller publishes u.Outbox after the commit.
+				q.u.Outbox = append(q.u.Outbox, q.first...)
+				q.first = nil
+			}
+		}
 		ws := make([]state.RunWrite, len(reqs))
 		for i, q := range reqs {
 			ws[i] = state.RunWrite{Insert: q.ins, Update: q.u}
@@ -188,6 +227,24 @@ func (c *committer) flush(ctx context.Context, reqs []*commitReq) {
 	if first >= 0 && reqs[first].err != nil {
 		c.published.add(reqs[first].u.OutboxDelete) // not deleted: try again later
 	}
+}
+
+// publishFirst publishes, inside the group's transaction, the first
+// messages of the updates that passed their version guard (applied): the
+// decisions those updates carry are then the run's next state, and no
+// other scheduler can commit one of its own before this transaction ends.
+// An error rolls the whole group back.
+func (c *committer) publishFirst(ctx context.Context, reqs []*commitReq, applied []bool) error {
+	var msgs []state.OutboxMessage
+	for i, q := range reqs {
+		if applied[i] {
+			msgs = append(msgs, q.first...)
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return c.publish(ctx, msgs)
 }
 
 // takeLocked takes every pending request as a batch; c.mu is held.

@@ -9,8 +9,21 @@
 // the run's version (optimistic concurrency: several schedulers may run at
 // once and none double-starts a step). A relay publishes the outbox after
 // commit, so a crash between commit and publish re-publishes and never loses
-// a task. Delayed starts (retry backoff, loop delays) are outbox messages
+// a task (or the tasks are published just before the commit, see below). Delayed starts (retry backoff, loop delays) are outbox messages
 // with a due time.
+//
+// # Publishing before the commit
+//
+// On a store that is a state.PreCommitter (Postgres), the tasks that a
+// step's completion from the events queue leads to are published inside
+// the decision's transaction, after its version guard passed and before it
+// commits; they need no outbox row. The completion is acknowledged only
+// after the commit, so a decision lost before it is taken again from the
+// same completion, with the same task ids, which the broker de-duplicates.
+// A completion of such a task can then arrive before its decision is in the
+// store (dag.ErrAhead): it is offered again, for Config.AheadHold, rather
+// than dropped. Completions handed over in process are not kept until
+// acknowledged, so theirs go through the outbox (docs/guarantees.md).
 //
 // # Handing completions on
 //

@@ -10,6 +10,7 @@ type metrics struct {
 	published prometheus.Counter
 	loads     prometheus.Counter
 	handedOn  prometheus.Counter
+	ahead     *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -23,9 +24,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Run states read back from the store for an event: not in this scheduler's memory, or behind the store."}),
 		handedOn: prometheus.NewCounter(prometheus.CounterOpts{Name: "ia_scheduler_completions_handed_on_total",
 			Help: "Completions applied by the scheduler that decided their task, handed on to it over the direct lane."}),
+		ahead: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ia_scheduler_completions_ahead_total",
+			Help: "Completions ahead of their run's state (their task published before its decision committed), offered again (held) or, after the hold, dropped."}, []string{"outcome"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.runs, m.events, m.conflicts, m.stale, m.published, m.loads, m.handedOn} {
+		for _, c := range []prometheus.Collector{m.runs, m.events, m.conflicts, m.stale, m.published, m.loads, m.handedOn, m.ahead} {
 			_ = reg.Register(c)
 		}
 	}

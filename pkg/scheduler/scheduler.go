@@ -34,6 +34,10 @@ const (
 	DefaultInlineLimit  = 256 << 10
 	maxConflictRetries  = 50
 	completionRedeliver = time.Second
+	// DefaultAheadHold is Config.AheadHold's default: more than the
+	// brokers' default de-duplication window (queuenats and queueasynq
+	// DefaultDuplicateWindow, 2 minutes).
+	DefaultAheadHold = 3 * time.Minute
 )
 
 // ErrInvalidInput wraps errors caused by the caller's input (unknown
@@ -79,6 +83,20 @@ type Config struct {
 	AttemptRecordDelay time.Duration
 	// InlineLimit: step inputs larger than this many bytes travel as blobs.
 	InlineLimit int
+	// PublishAfterCommit writes every task of a decision to the outbox and
+	// publishes it after the commit, as with a store that is not a
+	// state.PreCommitter, instead of publishing the tasks that a worker's
+	// completion leads to before committing the decision (see the package
+	// doc, "Publishing before the commit").
+	PublishAfterCommit bool
+	// AheadHold is how long a completion that is ahead of its run's state
+	// (dag.ErrAhead: its task was published by a decision not committed, or
+	// not yet) is offered again before it is dropped, counted from its end.
+	// It must be at least the broker's de-duplication window, so that a
+	// decision taken again after that publishes its task anew rather than
+	// be de-duplicated against the task whose completion was dropped.
+	// Default DefaultAheadHold.
+	AheadHold time.Duration
 	// NoDirect: neither hand completions on to the scheduler that decided
 	// their task over the broker's direct lane, nor serve it to others
 	// (see the package doc, "Handing completions on").
@@ -126,6 +144,7 @@ func New(cfg Config) (*Scheduler, error) {
 	cfg.Concurrency = cmp.Or(cfg.Concurrency, DefaultConcurrency)
 	cfg.RelayPoll = cmp.Or(cfg.RelayPoll, DefaultRelayPoll)
 	cfg.InlineLimit = cmp.Or(cfg.InlineLimit, DefaultInlineLimit)
+	cfg.AheadHold = cmp.Or(cfg.AheadHold, DefaultAheadHold)
 	if cfg.ID == "" {
 		host, _ := os.Hostname()
 		cfg.ID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
@@ -137,11 +156,17 @@ func New(cfg Config) (*Scheduler, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	return &Scheduler{
+	s := &Scheduler{
 		cfg: cfg, log: log.With("component", "scheduler", "scheduler_id", cfg.ID),
-		metrics: newMetrics(cfg.Registerer), graphs: map[string]compiled{}, runs: newRunLocks(), commits: newCommitter(cfg.Store, cfg.CommitConcurrency, cfg.CommitDelay, cmp.Or(cfg.CommitSiblings, 2)), kick: make(chan struct{}, 1), delKick: make(chan struct{}, 1),
+		metrics: newMetrics(cfg.Registerer), graphs: map[string]compiled{}, runs: newRunLocks(), kick: make(chan struct{}, 1), delKick: make(chan struct{}, 1),
 		held: newHeldStarts(cfg.AttemptRecordDelay),
-	}, nil
+	}
+	var publish func(context.Context, []state.OutboxMessage) error
+	if !cfg.PublishAfterCommit {
+		publish = s.publishBeforeCommit
+	}
+	s.commits = newCommitter(cfg.Store, cfg.CommitConcurrency, cfg.CommitDelay, cmp.Or(cfg.CommitSiblings, 2), publish)
+	return s, nil
 }
 
 // Start consumes run events and runs the outbox relay until Stop or until
@@ -358,6 +383,11 @@ func (s *Scheduler) Apply(ctx context.Context, runID string, ev dag.Event) error
 type attemptEnd struct {
 	output, input json.RawMessage
 	began         time.Time
+	// kept: the completion is a broker delivery (or handed on from one),
+	// delivered again until it is acknowledged, so the tasks of the
+	// decision it leads to may be published before that decision commits:
+	// if the decision is lost, the same completion takes it again.
+	kept bool
 }
 
 // apply is Apply with what the caller knows of the attempt ev ends.
@@ -430,7 +460,7 @@ func (s *Scheduler) applyBatch(ctx context.Context, runID string, reqs []*applyR
 			ev := r.ev
 			a, err := c.g.Decide(c.st, ev) // an error leaves the state as it was
 			if err != nil {
-				if cached && errors.Is(err, dag.ErrStale) {
+				if cached && (errors.Is(err, dag.ErrStale) || errors.Is(err, dag.ErrAhead)) {
 					// The cached copy may be behind the store (another
 					// scheduler moved the run on, and this event belongs
 					// to the newer state): only the stored state may call
@@ -500,9 +530,13 @@ func (s *Scheduler) applyBatch(ctx context.Context, runID string, reqs []*applyR
 			u.Status = status
 		}
 		claimForPublish(u.Outbox, time.Now())
+		var first []state.OutboxMessage
+		if kept(applied) {
+			u.Outbox, first = splitDue(u.Outbox)
+		}
 		var hold []state.StepAttempt
 		u.Attempts, hold = s.held.split(runID, u.Attempts)
-		version, err := s.commits.commit(ctx, u)
+		version, err := s.commits.commit(ctx, u, first)
 		if err != nil {
 			// The decisions were applied to the cached state but not
 			// committed: forget them and decide again from the store.
@@ -541,6 +575,60 @@ func (s *Scheduler) applyBatch(ctx context.Context, runID string, reqs []*applyR
 		return
 	}
 	setAll(fmt.Errorf("run %s: too many concurrent updates", runID))
+}
+
+// kept reports whether every event of a batch came from a kept completion
+// (attemptEnd.kept), whose decision's due tasks may then be published
+// before the commit.
+func kept(reqs []*applyReq) bool {
+	for _, r := range reqs {
+		if !r.end.kept {
+			return false
+		}
+	}
+	return len(reqs) > 0
+}
+
+// splitDue moves the messages due now (claimed by claimForPublish) out of
+// msgs, keeping the delayed ones, which only the outbox can hold until they
+// are due.
+func splitDue(msgs []state.OutboxMessage) (later, due []state.OutboxMessage) {
+	later = msgs[:0:len(msgs)]
+	for _, m := range msgs {
+		if m.ClaimedUntil.IsZero() {
+			later = append(later, m)
+		} else {
+			due = append(due, m)
+		}
+	}
+	return later, due
+}
+
+// publishBeforeCommit publishes a decision's due messages inside its
+// commit's transaction (committer.publishFirst); any failure rolls the
+// decision back, and the completion that led to it is offered again.
+func (s *Scheduler) publishBeforeCommit(ctx context.Context, msgs []state.OutboxMessage) error {
+	var errs []error
+	if len(msgs) == 1 {
+		errs = []error{s.cfg.Broker.Publish(ctx, outboxQueueMessage(msgs[0]))}
+	} else {
+		qms := make([]queue.Message, len(msgs))
+		for i, m := range msgs {
+			qms[i] = outboxQueueMessage(m)
+		}
+		errs = queue.PublishAll(ctx, s.cfg.Broker, qms)
+	}
+	n := 0
+	for _, err := range errs {
+		if err == nil {
+			n++
+		}
+	}
+	s.metrics.published.Add(float64(n))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("publishing %d of %d tasks before the commit failed: %w", len(msgs)-n, len(msgs), err)
+	}
+	return nil
 }
 
 // publishClaim is how long relays leave alone the messages a scheduler
@@ -831,7 +919,10 @@ func (s *Scheduler) handle(ctx context.Context, d queue.Delivery) {
 		s.settle(ctx, d, log, s.Apply(ctx, c.RunID, dag.Event{Type: dag.EventDeadlineExceeded, Resumes: c.Attempt}))
 		return
 	}
-	if s.handOn(ctx, &c, d.Message().Body) {
+	// The delivery stays unacknowledged while it is handed on or applied:
+	// the completion is kept.
+	c.Durable = true
+	if s.handOn(ctx, &c, nil) {
 		_ = d.Ack(ctx)
 		return
 	}
@@ -841,7 +932,34 @@ func (s *Scheduler) handle(ctx context.Context, d queue.Delivery) {
 		_ = d.Nak(ctx, completionRedeliver)
 		return
 	}
-	s.settle(ctx, d, log, s.apply(ctx, c.RunID, ev, end))
+	end.kept = true
+	err = s.apply(ctx, c.RunID, ev, end)
+	if errors.Is(err, dag.ErrAhead) {
+		s.ahead(ctx, d, log, &c, err)
+		return
+	}
+	s.settle(ctx, d, log, err)
+}
+
+// ahead settles a completion that is ahead of its run's state: the task it
+// completes was published before the decision that started it committed
+// (publishBeforeCommit), and that decision has not committed yet, or was
+// lost with its scheduler. The completion that leads to the decision is
+// then delivered again and takes it anew, so this one is offered again
+// until it applies, for Config.AheadHold. After that it is dropped: the
+// decision taken anew, if ever, publishes the task again, past the
+// broker's de-duplication window, and the step runs again.
+func (s *Scheduler) ahead(ctx context.Context, d queue.Delivery, log *slog.Logger, c *worker.Completion, err error) {
+	if time.Since(c.EndedAt) < s.cfg.AheadHold {
+		s.metrics.ahead.WithLabelValues("held").Inc()
+		log.DebugContext(ctx, "scheduler: completion ahead of its run's state; offered again", "reason", err)
+		_ = d.Nak(ctx, completionRedeliver)
+		return
+	}
+	s.metrics.ahead.WithLabelValues("dropped").Inc()
+	log.WarnContext(ctx, "scheduler: completion ahead of its run's state for longer than the hold; dropped (the decision that started its step was lost)",
+		"reason", err, "hold", s.cfg.AheadHold)
+	_ = d.Ack(ctx)
 }
 
 // Complete applies a step completion handed over in process by a worker
@@ -863,6 +981,7 @@ func (s *Scheduler) complete(ctx context.Context, c *worker.Completion) error {
 	if err != nil {
 		return err
 	}
+	end.kept = c.Durable
 	err = s.apply(ctx, c.RunID, ev, end)
 	if dropped(err) {
 		if err != nil {

@@ -57,3 +57,22 @@ type RunWriteResult struct {
 	Version int64
 	Err     error
 }
+
+// PreCommitter is implemented by stores whose group commit can call back before it commits.
+//
+// The scheduler publishes a decision's tasks there, once the decision's
+// rows are written and its run's version checked (and the run row locked),
+// but before the commit: the task's trip to a worker then overlaps the
+// commit's flush to disk, and the task needs no outbox row, because until
+// the commit the completion that led to the decision is not acknowledged,
+// and a lost decision is taken again from that completion, with the same
+// task ids (de-duplicated by the broker). See pkg/scheduler's doc.
+type PreCommitter interface {
+	BatchUpdater
+	// RunUpdateManyThen is RunUpdateMany that calls then once, after the
+	// updates are applied and before they commit: applied[i] reports
+	// whether ps[i] passed its version guard, and then no other update of
+	// that run can commit until this transaction ends. When then returns an
+	// error, the transaction rolls back and every update fails with it.
+	RunUpdateManyThen(ctx context.Context, ps []*RunUpdateParams, then func(ctx context.Context, applied []bool) error) (versions []int64, errs []error)
+}

@@ -73,6 +73,9 @@ func (c *Completion) appendJSON(b []byte) ([]byte, bool) {
 	if c.Scheduler != "" {
 		b = jsonx.AppendString(append(b, `,"scheduler":`...), c.Scheduler)
 	}
+	if c.Durable {
+		b = append(b, `,"durable":true`...)
+	}
 	return append(b, '}'), true
 }
 
@@ -145,6 +148,10 @@ func decodeCompletion(b []byte, c *Completion) bool {
 			return 1 << 11, s.ReadStringInto(&c.Kind)
 		case "scheduler":
 			return 1 << 12, s.ReadStringInto(&c.Scheduler)
+		case "durable":
+			r, ok := s.ReadRaw()
+			c.Durable = string(r) == "true"
+			return 1 << 13, ok && (c.Durable || string(r) == "false")
 		}
 		return 0, false
 	}) && s.Done()

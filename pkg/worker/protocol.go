@@ -144,6 +144,11 @@ type Completion struct {
 	// Scheduler names the scheduler that decided the task (HeaderScheduler),
 	// to which another scheduler hands the completion on.
 	Scheduler string `json:"scheduler,omitempty"`
+	// Durable is set by a scheduler that hands the completion on to that
+	// one while it holds it as a broker delivery, which the broker delivers
+	// again until it is acknowledged: the receiver may then publish the
+	// tasks of the decision it leads to before committing it.
+	Durable bool `json:"durable,omitempty"`
 }
 
 // EchoInputLimit is the largest Completion.Input a worker sends back.

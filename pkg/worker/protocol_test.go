@@ -131,7 +131,10 @@ func TestDecodeCompletion(t *testing.T) {
 	t.Parallel()
 	for name, doc := range map[string]string{
 		"written":         `{"run_id":"r","step_id":"s","iteration":1,"attempt":2,"worker_id":"w","output":{"n":[1,null]},"input":{"q":1},"started_at":"2026-11-28T03:04:05.123456789+01:00","ended_at":"2026-11-28T02:04:05.124Z"}`,
-		"failure":         `{"run_id":"r","error":{"message":"m","code":"c","retryable":true,"retry_after_ms":250,"snooze":false},"started_at":"2026-11-28T03:04:05Z","ended_at":"2026-11-28T03:04:05Z","kind":"timeout","scheduler":"host_1-2-ab"}`,
+		"failure":         `{"run_id":"r","error":{"message":"m","code":"c","retryable":true,"retry_after_ms":250,"snooze":false},"started_at":"2026-11-28T03:04:05Z","ended_at":"2026-11-28T03:04:05Z","kind":"timeout","scheduler":"host_1-2-ab","durable":true}`,
+		"durable false":   `{"run_id":"r","durable":false}`,
+		"durable string":  `{"durable":"true"}`,
+		"durable null":    `{"durable":null}`,
 		"nulls":           `{"output":null,"input":null,"error":null}`,
 		"null time":       `{"started_at":null}`,
 		"spaces":          ` { "output" : [ 1 , 2 ] , "error" : { } } `,
@@ -152,7 +155,7 @@ func TestDecodeCompletion(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			checkCompletionJSON(t, []byte(doc))
-			if name == "written" || name == "failure" || name == "nulls" || name == "spaces" {
+			if name == "written" || name == "failure" || name == "nulls" || name == "spaces" || name == "durable false" {
 				require.True(t, worker.DecodesCompletion([]byte(doc)), "decoded without reflection")
 			}
 		})
@@ -178,7 +181,7 @@ func checkCompletionJSON(t *testing.T, doc []byte) {
 func FuzzCompletionJSON(f *testing.F) {
 	for _, seed := range []string{
 		`{"run_id":"r","step_id":"s","iteration":0,"attempt":1,"worker_id":"w","output":{"x":1.5},"input":{"q":"<"},"started_at":"2026-11-28T03:04:05.5Z","ended_at":"2026-11-28T03:04:05.6+02:00"}`,
-		`{"error":{"message":"m","retryable":false,"retry_after_ms":-0},"kind":"resume","scheduler":"s-1"}`,
+		`{"error":{"message":"m","retryable":false,"retry_after_ms":-0},"kind":"resume","scheduler":"s-1","durable":true}`,
 		`{"RUN_ID":"r"}`, `{"error":{"message":"a"},"error":null}`, `{"output":"\u2028"}`, `null`, `{}`,
 	} {
 		f.Add([]byte(seed))

@@ -241,6 +241,26 @@ LEFT JOIN u ON u.ord = p.ord` + seqsJoin
 // statement (and planSQL) instead of N. Any error from the server
 // rolls back the whole batch and is returned for every update.
 func (s *Store) RunUpdateMany(ctx context.Context, ps []*state.RunUpdateParams) ([]int64, []error) {
+	return s.runUpdateMany(ctx, ps, nil)
+}
+
+var _ state.PreCommitter = (*Store)(nil)
+
+// RunUpdateManyThen implements [state.PreCommitter]: the batch opens an
+// explicit transaction, and then runs between the batch's round trip and the
+// COMMIT's, which the server answers once the commit is flushed. One round
+// trip more than RunUpdateMany, but what then starts (the scheduler's
+// publishes) overlaps the flush.
+func (s *Store) RunUpdateManyThen(ctx context.Context, ps []*state.RunUpdateParams, then func(ctx context.Context, applied []bool) error) ([]int64, []error) {
+	if then == nil {
+		then = func(context.Context, []bool) error { return nil }
+	}
+	return s.runUpdateMany(ctx, ps, then)
+}
+
+// runUpdateMany is RunUpdateMany, calling then (when not nil) before the
+// commit.
+func (s *Store) runUpdateMany(ctx context.Context, ps []*state.RunUpdateParams, then func(ctx context.Context, applied []bool) error) ([]int64, []error) {
 	versions := make([]int64, len(ps))
 	errs := make([]error, len(ps))
 	if len(ps) == 0 {
@@ -263,6 +283,9 @@ func (s *Store) RunUpdateMany(ctx context.Context, ps []*state.RunUpdateParams) 
 	now := us(time.Now())
 	b := &pgx.Batch{}
 	rounds := batchRounds(ps)
+	if then != nil {
+		b.Queue("BEGIN")
+	}
 	b.Queue(planSQL)
 	for _, round := range rounds {
 		// Runs in ID order: two schedulers' group commits that share runs
@@ -300,7 +323,17 @@ func (s *Store) RunUpdateMany(ctx context.Context, ps []*state.RunUpdateParams) 
 		})
 	}
 	// Results read before an error were rolled back with the rest.
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+	if then == nil {
+		if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+			return failAll(s.interpret(err))
+		}
+	} else if err := s.sendThen(ctx, b, func(ctx context.Context) error {
+		applied := make([]bool, len(ps))
+		for i, r := range res {
+			applied[i] = r.ok
+		}
+		return then(ctx, applied)
+	}); err != nil {
 		return failAll(s.interpret(err))
 	}
 
@@ -570,3 +603,47 @@ func nilIfEmpty(b []byte) []byte {
 	}
 	return b
 }
+
+// sendThen sends b, which opens a transaction, on one connection, calls then
+// and commits; any error rolls the transaction back. A connection whose
+// transaction cannot be ended is closed, so the pool never hands it out
+// mid-transaction.
+func (s *Store) sendThen(ctx context.Context, b *pgx.Batch, then func(ctx context.Context) error) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	end := func(cause error) error {
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if conn.Conn().PgConn().TxStatus() != 'I' {
+			if _, err := conn.Exec(c, "ROLLBACK"); err != nil {
+				_ = conn.Conn().Close(c)
+			}
+		}
+		return cause
+	}
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return end(err)
+	}
+	if err := then(ctx); err != nil {
+		return end(err)
+	}
+	// The commit outlives the caller's cancellation: what then did (the
+	// publishes) assumes it.
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	tag, err := conn.Exec(c, "COMMIT")
+	if err != nil {
+		return end(err)
+	}
+	if tag.String() != "COMMIT" {
+		return end(fmt.Errorf("transaction ended with %s", tag))
+	}
+	return nil
+}
+
+// commitTimeout bounds a COMMIT that sendThen sends whatever the caller's
+// context says.
+const commitTimeout = 30 * time.Second

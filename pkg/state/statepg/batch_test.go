@@ -1,6 +1,7 @@
 package statepg_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -251,4 +252,89 @@ func TestConcurrentCommitsNoDeadlock(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
+}
+
+// TestRunUpdateManyThen: then sees which updates passed their guard while
+// nothing is committed yet, and its error rolls every update back.
+func TestRunUpdateManyThen(t *testing.T) {
+	t.Parallel()
+	s := testStore(t)
+	ctx := t.Context()
+	pv, _, err := s.PipelineVersionPut(ctx, &state.PipelineVersionPutParams{Slug: "then", Hash: "h", Definition: json.RawMessage(`{}`)})
+	require.NoError(t, err)
+	insert := func() string {
+		r, _, err := s.RunInsert(ctx, &state.RunInsertParams{Run: state.Run{PipelineVersionID: pv.ID, PipelineSlug: pv.Slug}})
+		require.NoError(t, err)
+		return r.ID
+	}
+	version := func(id string) int64 {
+		r, err := s.RunGet(ctx, id)
+		require.NoError(t, err)
+		return r.Version
+	}
+	a, b := insert(), insert()
+	update := func(id string, expected int64) *state.RunUpdateParams {
+		return &state.RunUpdateParams{ID: id, ExpectedVersion: expected, Status: state.RunRunning,
+			Attempts: []state.StepAttempt{{StepID: "s", Attempt: 1, Status: "succeeded"}}}
+	}
+
+	t.Run("commits after then", func(t *testing.T) {
+		var seen []bool
+		versions, errs := s.RunUpdateManyThen(ctx, []*state.RunUpdateParams{update(a, 1), update(b, 7)},
+			func(ctx context.Context, applied []bool) error {
+				seen = applied
+				require.Equal(t, int64(1), version(a), "then runs before the commit")
+				return nil
+			})
+		require.Equal(t, []bool{true, false}, seen)
+		require.NoError(t, errs[0])
+		require.Equal(t, int64(2), versions[0])
+		require.ErrorIs(t, errs[1], state.ErrConflict)
+		require.Equal(t, int64(2), version(a))
+		require.Equal(t, int64(1), version(b))
+	})
+
+	t.Run("then's error rolls back", func(t *testing.T) {
+		boom := errors.New("broker down")
+		_, errs := s.RunUpdateManyThen(ctx, []*state.RunUpdateParams{update(b, 1)},
+			func(context.Context, []bool) error { return boom })
+		require.ErrorIs(t, errs[0], boom)
+		require.Equal(t, int64(1), version(b), "nothing committed")
+		attempts, err := s.StepAttemptList(ctx, b)
+		require.NoError(t, err)
+		require.Empty(t, attempts)
+		// The connection went back to the pool out of its transaction.
+		versions, errs := s.RunUpdateManyThen(ctx, []*state.RunUpdateParams{update(b, 1)}, nil)
+		require.NoError(t, errs[0])
+		require.Equal(t, int64(2), versions[0])
+	})
+
+	t.Run("a concurrent update waits for the commit", func(t *testing.T) {
+		released := make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			_, errs := s.RunUpdateManyThen(ctx, []*state.RunUpdateParams{update(a, 2)}, func(context.Context, []bool) error {
+				<-released
+				return nil
+			})
+			done <- errs[0]
+		}()
+		// The first update holds the run's row from its guard to its commit:
+		// an update of the same version started meanwhile loses.
+		time.Sleep(50 * time.Millisecond)
+		other := make(chan error, 1)
+		go func() {
+			_, err := s.RunUpdate(ctx, update(a, 2))
+			other <- err
+		}()
+		select {
+		case err := <-other:
+			t.Fatalf("the second update did not wait for the first's commit: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		close(released)
+		require.NoError(t, <-done)
+		require.ErrorIs(t, <-other, state.ErrConflict)
+		require.Equal(t, int64(3), version(a))
+	})
 }
