@@ -197,6 +197,9 @@ type Row struct {
 	Workload string
 	Engine   Figures
 	Raw      Figures
+	// Durable is the raw durable chain's hop (one Postgres commit per
+	// step), for chains on a target with Postgres; zero otherwise.
+	Durable Figures
 }
 
 // Report is the result of Run.

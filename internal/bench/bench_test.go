@@ -40,6 +40,28 @@ func TestRunEmbeddedTiny(t *testing.T) {
 	require.NotEqual(t, rep.Rows[0].Raw.HopP50, rep.Rows[1].Raw.HopP50, "the fan-out's raw hop is a raw fan-out's")
 }
 
+// TestRawDurableChain: on a target with Postgres the raw broker also runs
+// a durable chain, which commits a row per step; its schema goes with it.
+func TestRawDurableChain(t *testing.T) {
+	t.Parallel()
+	target := distributed(t)
+	r, err := bench.OpenRaw(t.Context(), target)
+	require.NoError(t, err)
+	require.True(t, r.Durable())
+	hops, err := r.DurableSerial(t.Context(), 2)
+	require.NoError(t, err)
+	require.Len(t, hops, 2*(bench.RawChainSteps-1))
+	rows, err := r.DurableRows(t.Context())
+	require.NoError(t, err)
+	require.EqualValues(t, 2*bench.RawChainSteps, rows, "a row per step")
+	require.NoError(t, r.Close())
+
+	embedded, err := bench.OpenRaw(t.Context(), bench.Target{Name: "embedded"})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, embedded.Close()) }()
+	require.False(t, embedded.Durable(), "no Postgres, no durable chain")
+}
+
 func TestChainOnceDistributedNATS(t *testing.T) {
 	t.Parallel()
 	h := openHarness(t, distributed(t))
@@ -119,12 +141,15 @@ func TestPrintProjectsToTheFloor(t *testing.T) {
 	t.Parallel()
 	rep := &bench.Report{Config: bench.Config{Runs: 1, Concurrency: 1, Rounds: 1}, Rows: []bench.Row{{
 		Target: "distributed/nats", Workload: "chain-10",
-		Engine: bench.Figures{StepsPerSec: 2000, HopP50: 1500 * time.Microsecond},
-		Raw:    bench.Figures{StepsPerSec: 10000, HopP50: 250 * time.Microsecond},
+		Engine:  bench.Figures{StepsPerSec: 2000, HopP50: 1500 * time.Microsecond},
+		Raw:     bench.Figures{StepsPerSec: 10000, HopP50: 250 * time.Microsecond},
+		Durable: bench.Figures{HopP50: 800 * time.Microsecond, Hops: 9},
 	}}}
 	var out bytes.Buffer
 	require.NoError(t, rep.Print(&out))
 	require.Contains(t, out.String(), "hop p50 1.50ms ≤ 1.50ms: met")
 	require.Contains(t, out.String(), "(raw hop 0.30ms; here 0.25ms): engine/raw × floor = 1.80ms ≤ 1.50ms: MISSED")
 	require.Contains(t, out.String(), "(raw 38000 steps/s; here 10000): engine/raw × floor = 7600 ≥ 4000: met")
+	require.Contains(t, out.String(), "(durable raw hop 0.61ms; here 0.80ms): engine/durable raw × floor = 1.14ms ≤ 1.50ms: met")
+	require.Regexp(t, `hop p50 / durable raw +1\.50ms +0\.80ms +1\.88`, out.String())
 }

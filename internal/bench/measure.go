@@ -72,7 +72,7 @@ func RunTarget(ctx context.Context, cfg Config, t Target) (rows []Row, err error
 	eng := make([]phase, len(ws))
 	// rp is the raw chain; rawFan[j] the raw fan-out of workload j's width
 	// (fan-outs only), whose hops stand beside the workload's.
-	var rp phase
+	var rp, dp phase // dp: the durable raw chain, when the target has Postgres
 	rawFan := make([]phase, len(ws))
 	for _, w := range ws {
 		if _, err := h.Serial(ctx, w, warmupRuns); err != nil {
@@ -81,6 +81,11 @@ func RunTarget(ctx context.Context, cfg Config, t Target) (rows []Row, err error
 	}
 	if _, _, err := raw.Serial(ctx, warmupRuns); err != nil {
 		return nil, fmt.Errorf("raw: warm-up: %w", err)
+	}
+	if raw.Durable() {
+		if _, err := raw.DurableSerial(ctx, warmupRuns); err != nil {
+			return nil, fmt.Errorf("raw durable chain: warm-up: %w", err)
+		}
 	}
 
 	fmt.Fprintf(p, "%s: %d runs of each workload and %d raw chains one at a time, in %d rounds\n", t.Name, cfg.Runs, cfg.Runs, cfg.Rounds)
@@ -104,6 +109,13 @@ func RunTarget(ctx context.Context, cfg Config, t Target) (rows []Row, err error
 			return nil, fmt.Errorf("raw: %w", err)
 		}
 		rp.hops, rp.firsts = append(rp.hops, hops...), append(rp.firsts, firsts...)
+		if raw.Durable() {
+			hops, err := raw.DurableSerial(ctx, n)
+			if err != nil {
+				return nil, fmt.Errorf("raw durable chain: %w", err)
+			}
+			dp.hops = append(dp.hops, hops...)
+		}
 		for j, w := range ws {
 			if w.Width == 0 {
 				continue
@@ -146,7 +158,11 @@ func RunTarget(ctx context.Context, cfg Config, t Target) (rows []Row, err error
 			r.HopP50, r.HopP99, r.Hops = ff.HopP50, ff.HopP99, ff.Hops
 		}
 		fmt.Fprintf(p, "%s %s: %.0f steps/s, hop p50 %s (raw %.0f steps/s, %s)\n", t.Name, w.Name, f.StepsPerSec, ms(f.HopP50), r.StepsPerSec, ms(r.HopP50))
-		rows = append(rows, Row{Target: t.Name, Workload: w.Name, Engine: f, Raw: r})
+		row := Row{Target: t.Name, Workload: w.Name, Engine: f, Raw: r}
+		if w.Width == 0 {
+			row.Durable = dp.figures()
+		}
+		rows = append(rows, row)
 	}
 	return rows, nil
 }

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/ia-modules/ia-go/pkg/queue"
 	"github.com/ia-modules/ia-go/pkg/queue/queueasynq"
 	"github.com/ia-modules/ia-go/pkg/queue/queuenats"
@@ -23,7 +25,10 @@ const rawQueue = "raw"
 
 // Raw is a bare task chain on a broker: each handler publishes the next
 // task of its chain, then acks, as the worker publishes a completion and
-// acks. No store, no scheduler.
+// acks. No store, no scheduler. On a target with Postgres, a durable chain
+// also commits one row per step before publishing the next task: the
+// "JetStream round trip plus one Postgres commit" of
+// ../shared/reference/perf-floors.md.
 type Raw struct {
 	Target Target
 	broker queue.Broker
@@ -31,6 +36,9 @@ type Raw struct {
 	prefix string
 	close  []func()
 	tr     *tracker
+	// pool is the durable chain's Postgres (nil: none), writing to the
+	// table hops in the schema named prefix.
+	pool *pgxpool.Pool
 
 	steps atomic.Int64
 	chain atomic.Int64
@@ -51,6 +59,9 @@ type rawTask struct {
 	// Fan marks one of the parallel tasks of a raw fan-out, all published
 	// together at Prev; such a task publishes nothing.
 	Fan bool `json:"fan,omitempty"`
+	// Durable: the step commits a row to Postgres before it publishes the
+	// next task.
+	Durable bool `json:"durable,omitempty"`
 }
 
 // OpenRaw opens t's broker on its own namespace (embedded targets start
@@ -99,6 +110,11 @@ func OpenRaw(ctx context.Context, t Target) (r *Raw, err error) {
 		r.broker = b
 	default:
 		return nil, fmt.Errorf("raw: unsupported queue URL %q", u)
+	}
+	if t.DatabaseURL != "" && t.QueueURL != "" {
+		if err := r.openDurable(ctx, t.DatabaseURL); err != nil {
+			return nil, err
+		}
 	}
 	conc := cmp.Or(t.WorkerConcurrency, DefaultWorkerConcurrency)
 	r.sub, err = r.broker.Subscribe(ctx, rawQueue, queue.SubscribeConfig{Concurrency: conc}, queue.HandlerFunc(r.handle))
@@ -161,8 +177,17 @@ func (r *Raw) handle(ctx context.Context, d queue.Delivery) {
 	}
 	r.mu.Unlock()
 	ctx = context.WithoutCancel(ctx)
+	// The step ends here; a durable one's commit is part of its hop, as
+	// the engine's commit is part of its.
+	ended := time.Now()
+	if t.Durable {
+		if _, err := r.pool.Exec(ctx, `INSERT INTO `+r.prefix+`.hops (chain, step) VALUES ($1, $2)`, t.Chain, t.Step); err != nil {
+			_ = d.Nak(ctx, 0)
+			return
+		}
+	}
 	if t.Step+1 < RawChainSteps {
-		next := rawTask{Chain: t.Chain, Step: t.Step + 1, Prev: time.Now().UnixNano()}
+		next := rawTask{Chain: t.Chain, Step: t.Step + 1, Prev: ended.UnixNano(), Durable: t.Durable}
 		if err := r.publish(ctx, next); err != nil {
 			_ = d.Nak(ctx, 0)
 			return
@@ -183,12 +208,49 @@ func (r *Raw) publish(ctx context.Context, t rawTask) error {
 }
 
 // ChainOnce publishes one chain and waits for its last step.
-func (r *Raw) ChainOnce(ctx context.Context) error {
+func (r *Raw) ChainOnce(ctx context.Context) error { return r.chainOnce(ctx, false) }
+
+func (r *Raw) chainOnce(ctx context.Context, durable bool) error {
 	id := fmt.Sprintf("c%d", r.chain.Add(1))
-	if err := r.publish(ctx, rawTask{Chain: id, Prev: time.Now().UnixNano()}); err != nil {
+	if err := r.publish(ctx, rawTask{Chain: id, Prev: time.Now().UnixNano(), Durable: durable}); err != nil {
 		return err
 	}
 	return r.tr.wait(ctx, id, runTimeout)
+}
+
+// openDurable creates the durable chain's schema and table.
+func (r *Raw) openDurable(ctx context.Context, url string) error {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return fmt.Errorf("raw: %w", err)
+	}
+	r.pool = pool
+	r.close = append(r.close, func() {
+		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = pool.Exec(c, `DROP SCHEMA IF EXISTS `+r.prefix+` CASCADE`)
+		pool.Close()
+	})
+	if _, err := pool.Exec(ctx, `CREATE SCHEMA `+r.prefix+`; CREATE TABLE `+r.prefix+`.hops (id bigserial PRIMARY KEY, chain text NOT NULL, step int NOT NULL)`); err != nil {
+		return fmt.Errorf("raw: creating the durable chain's table: %w", err)
+	}
+	return nil
+}
+
+// DurableRows counts the rows the durable chain has committed.
+func (r *Raw) DurableRows(ctx context.Context) (n int64, err error) {
+	err = r.pool.QueryRow(ctx, `SELECT count(*) FROM `+r.prefix+`.hops`).Scan(&n)
+	return n, err
+}
+
+// Durable reports whether the raw broker has a durable chain.
+func (r *Raw) Durable() bool { return r.pool != nil }
+
+// DurableSerial is Serial for the durable chain: each step commits a row
+// to Postgres before it publishes the next task.
+func (r *Raw) DurableSerial(ctx context.Context, n int) (hops []time.Duration, err error) {
+	hops, _, err = r.serial(ctx, n, func(ctx context.Context) error { return r.chainOnce(ctx, true) })
+	return hops, err
 }
 
 // FanOnce publishes width parallel tasks together, as the engine publishes
