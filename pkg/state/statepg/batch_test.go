@@ -292,6 +292,34 @@ func TestRunUpdateManyThen(t *testing.T) {
 		require.ErrorIs(t, errs[1], state.ErrConflict)
 		require.Equal(t, int64(2), version(a))
 		require.Equal(t, int64(1), version(b))
+		attempts, err := s.StepAttemptList(ctx, a)
+		require.NoError(t, err)
+		require.Len(t, attempts, 1, "the applied update's record, written after then")
+		require.Equal(t, "succeeded", attempts[0].Status)
+		attempts, err = s.StepAttemptList(ctx, b)
+		require.NoError(t, err)
+		require.Empty(t, attempts, "none for the update that lost its guard")
+	})
+
+	t.Run("records of one run in order", func(t *testing.T) {
+		c := insert()
+		began := time.Now().Add(-time.Second).UTC().Truncate(time.Microsecond)
+		start := &state.RunUpdateParams{ID: c, ExpectedVersion: 1, Status: state.RunRunning,
+			Attempts: []state.StepAttempt{{StepID: "t", Attempt: 1, Status: "running", StartedAt: &began, Input: json.RawMessage(`{"q":1}`)}}}
+		end := &state.RunUpdateParams{ID: c, ExpectedVersion: 2,
+			Attempts: []state.StepAttempt{{StepID: "t", Attempt: 1, Status: "succeeded", Output: json.RawMessage(`{"a":2}`), WorkerID: "w"}}}
+		versions, errs := s.RunUpdateManyThen(ctx, []*state.RunUpdateParams{start, end}, nil)
+		require.NoError(t, errors.Join(errs...))
+		require.Equal(t, []int64{2, 3}, versions)
+		attempts, err := s.StepAttemptList(ctx, c)
+		require.NoError(t, err)
+		require.Len(t, attempts, 1)
+		got := attempts[0]
+		require.Equal(t, "succeeded", got.Status)
+		require.JSONEq(t, `{"q":1}`, string(got.Input))
+		require.JSONEq(t, `{"a":2}`, string(got.Output))
+		require.Equal(t, "w", got.WorkerID)
+		require.True(t, began.Equal(*got.StartedAt), "the start kept from the first record")
 	})
 
 	t.Run("then's error rolls back", func(t *testing.T) {
