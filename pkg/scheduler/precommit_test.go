@@ -66,6 +66,27 @@ func executions(runs *sync.Map, step string) int32 {
 	return n.(*atomic.Int32).Load()
 }
 
+// runChain starts a scheduler of cfg and a counting worker, submits one
+// run of chain and waits until it has completed.
+func runChain(t *testing.T, cfg scheduler.Config) (runID string, runs *sync.Map) {
+	t.Helper()
+	ctx := t.Context()
+	s, err := scheduler.New(cfg)
+	require.NoError(t, err)
+	require.NoError(t, s.Start(ctx))
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	runs = countingWorker(t, cfg.Broker)
+	pv, _, err := s.PipelineImport(ctx, "chain", []byte(chain))
+	require.NoError(t, err)
+	run, _, err := s.Submit(ctx, &scheduler.SubmitParams{PipelineVersionID: pv.ID})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		got, err := cfg.Store.RunGet(ctx, run.ID)
+		return err == nil && got.Status == state.RunCompleted
+	}, 30*time.Second, 10*time.Millisecond)
+	return run.ID, runs
+}
+
 // outboxRowsEver is how many outbox rows the schema's store has inserted.
 func outboxRowsEver(t *testing.T, st *statepg.Store, schema string) int64 {
 	t.Helper()
@@ -95,23 +116,10 @@ func TestPublishBeforeCommit(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := t.Context()
 			br, _ := backends(t)
 			st, schema := pgStore(t)
 			reg := prometheus.NewRegistry()
-			s, err := scheduler.New(scheduler.Config{Store: st, Broker: br, PublishAfterCommit: tc.after, Registerer: reg})
-			require.NoError(t, err)
-			require.NoError(t, s.Start(ctx))
-			t.Cleanup(func() { _ = s.Stop(context.Background()) })
-			runs := countingWorker(t, br)
-			pv, _, err := s.PipelineImport(ctx, "chain", []byte(chain))
-			require.NoError(t, err)
-			run, _, err := s.Submit(ctx, &scheduler.SubmitParams{PipelineVersionID: pv.ID})
-			require.NoError(t, err)
-			require.Eventually(t, func() bool {
-				got, err := st.RunGet(ctx, run.ID)
-				return err == nil && got.Status == state.RunCompleted
-			}, 20*time.Second, 5*time.Millisecond)
+			_, runs := runChain(t, scheduler.Config{Store: st, Broker: br, PublishAfterCommit: tc.after, Registerer: reg})
 			require.Equal(t, tc.outboxRows, outboxRowsEver(t, st, schema))
 			require.EqualValues(t, 3, gather(t, reg, "ia_scheduler_outbox_published_total"))
 			for _, step := range []string{"a", "b", "c"} {
@@ -153,26 +161,14 @@ func TestPublishedDecisionLost(t *testing.T) {
 	pg, _ := pgStore(t)
 	st := &lostCommit{Store: pg}
 	reg := prometheus.NewRegistry()
-	s, err := scheduler.New(scheduler.Config{Store: st, Broker: br, Registerer: reg, AckWait: 5 * time.Second})
-	require.NoError(t, err)
-	require.NoError(t, s.Start(ctx))
-	t.Cleanup(func() { _ = s.Stop(context.Background()) })
-	runs := countingWorker(t, br)
-	pv, _, err := s.PipelineImport(ctx, "chain", []byte(chain))
-	require.NoError(t, err)
-	run, _, err := s.Submit(ctx, &scheduler.SubmitParams{PipelineVersionID: pv.ID})
-	require.NoError(t, err)
-	require.Eventually(t, func() bool {
-		got, err := st.RunGet(ctx, run.ID)
-		return err == nil && got.Status == state.RunCompleted
-	}, 30*time.Second, 10*time.Millisecond)
+	runID, runs := runChain(t, scheduler.Config{Store: st, Broker: br, Registerer: reg, AckWait: 5 * time.Second})
 	require.EqualValues(t, 1, st.lost.Load(), "a's decision was lost once, then taken again")
 	for _, step := range []string{"a", "b", "c"} {
 		require.EqualValues(t, 1, executions(runs, step), "%s ran once: the task published again was de-duplicated", step)
 	}
 	require.Positive(t, gather(t, reg, "ia_scheduler_completions_ahead_total", "outcome", "held"),
 		"b's completion came before the decision that started b was in the store")
-	attempts, err := st.StepAttemptList(ctx, run.ID)
+	attempts, err := st.StepAttemptList(ctx, runID)
 	require.NoError(t, err)
 	for _, a := range attempts {
 		require.Equal(t, "succeeded", a.Status, a.StepID)

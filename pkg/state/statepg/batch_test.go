@@ -71,16 +71,10 @@ func TestRunUpdateManyRounds(t *testing.T) {
 	t.Parallel()
 	s := testStore(t)
 	ctx := t.Context()
-	pv, _, err := s.PipelineVersionPut(ctx, &state.PipelineVersionPutParams{Slug: "rounds", Hash: "h", Definition: json.RawMessage(`{}`)})
-	require.NoError(t, err)
-	insert := func() string {
-		r, _, err := s.RunInsert(ctx, &state.RunInsertParams{Run: state.Run{PipelineVersionID: pv.ID, PipelineSlug: pv.Slug}})
-		require.NoError(t, err)
-		return r.ID
-	}
+	insert := runInserter(t, s)
 	a, b, c, d, e := insert(), insert(), insert(), insert(), insert()
 	published := []state.OutboxMessage{{Queue: "q", MsgID: "published"}}
-	_, err = s.RunUpdate(ctx, &state.RunUpdateParams{ID: e, ExpectedVersion: 1, Outbox: published})
+	_, err := s.RunUpdate(ctx, &state.RunUpdateParams{ID: e, ExpectedVersion: 1, Outbox: published})
 	require.NoError(t, err)
 	const taskID = "00000000-0000-0000-0000-0000000000c1"
 	task := func(prompt string) []state.HumanTask {
@@ -260,13 +254,7 @@ func TestRunUpdateManyThen(t *testing.T) {
 	t.Parallel()
 	s := testStore(t)
 	ctx := t.Context()
-	pv, _, err := s.PipelineVersionPut(ctx, &state.PipelineVersionPutParams{Slug: "then", Hash: "h", Definition: json.RawMessage(`{}`)})
-	require.NoError(t, err)
-	insert := func() string {
-		r, _, err := s.RunInsert(ctx, &state.RunInsertParams{Run: state.Run{PipelineVersionID: pv.ID, PipelineSlug: pv.Slug}})
-		require.NoError(t, err)
-		return r.ID
-	}
+	insert := runInserter(t, s)
 	version := func(id string) int64 {
 		r, err := s.RunGet(ctx, id)
 		require.NoError(t, err)
@@ -365,4 +353,17 @@ func TestRunUpdateManyThen(t *testing.T) {
 		require.ErrorIs(t, <-other, state.ErrConflict)
 		require.Equal(t, int64(3), version(a))
 	})
+}
+
+// runInserter returns a function that inserts a new run of an empty
+// pipeline into s and returns its ID.
+func runInserter(t *testing.T, s *statepg.Store) func() string {
+	t.Helper()
+	pv, _, err := s.PipelineVersionPut(t.Context(), &state.PipelineVersionPutParams{Slug: "runs", Hash: "h", Definition: json.RawMessage(`{}`)})
+	require.NoError(t, err)
+	return func() string {
+		r, _, err := s.RunInsert(t.Context(), &state.RunInsertParams{Run: state.Run{PipelineVersionID: pv.ID, PipelineSlug: pv.Slug}})
+		require.NoError(t, err)
+		return r.ID
+	}
 }
