@@ -84,6 +84,7 @@ func TestPipelineExpected(t *testing.T) {
 	g, probs := dag.Load("crash", []byte(pipeline), nil)
 	require.NotNil(t, g, "pipeline: %v", probs.Err())
 	require.False(t, probs.HasErrors(), "pipeline: %v", probs.Err())
+	require.True(t, g.ReadsAncestorsOnly(), "its steps read only their ancestors, so the schedulers publish tasks before their commits and the kills reach that window")
 	for n := range 4 {
 		st, err := g.NewRun("run", map[string]any{"n": float64(n)})
 		require.NoError(t, err)

@@ -47,6 +47,7 @@ func Compile(p *Pipeline, opts *CompileOptions) (*Graph, Problems) {
 	c.loops()
 	c.reachability()
 	c.templates()
+	c.ancestorsOnly()
 	if r.list.HasErrors() {
 		return nil, r.list
 	}
@@ -58,6 +59,16 @@ type compiler struct {
 	r        *reporter
 	opts     *CompileOptions
 	declared map[string]bool
+	// reads are the step outputs that steps' templates and the conditions
+	// after steps read (see ancestorsOnly).
+	reads []read
+}
+
+// read: reader's template (or, with cond, a condition on one of reader's
+// outgoing edges) reads step's output.
+type read struct {
+	reader, step int
+	cond         bool
 }
 
 func (c *compiler) paramsDeclared() bool { return len(c.g.Pipeline.Parameters) > 0 }
@@ -351,9 +362,21 @@ func (c *compiler) walkConfig(path, id string, v any) {
 // checkRefs reports references to unknown steps or parameters. In
 // conditions an unknown root is a key of the merged view, so it is allowed.
 func (c *compiler) checkRefs(path, id string, refs [][]string, inCondition bool) {
+	reader, isStep := c.g.index[id]
 	for _, ref := range refs {
 		if len(ref) == 0 {
 			continue
+		}
+		if isStep {
+			step, ok := -1, false
+			if ref[0] == "steps" && len(ref) > 1 {
+				step, ok = c.g.index[ref[1]]
+			} else if ref[0] != "parameters" && ref[0] != "pipeline_input" {
+				step, ok = c.g.index[ref[0]]
+			}
+			if ok {
+				c.reads = append(c.reads, read{reader: reader, step: step, cond: inCondition})
+			}
 		}
 		switch root := ref[0]; {
 		case root == "parameters":
@@ -384,6 +407,22 @@ func (c *compiler) checkRefs(path, id string, refs [][]string, inCondition bool)
 				continue // a bare parameter name reads the merged view
 			}
 			c.r.errorf(path, id, "unknown_step_reference", "reference steps.ID.output.field, ID.field, parameters.NAME or pipeline_input.NAME", "template references unknown step or root %q%s", root, c.suggest(root))
+		}
+	}
+}
+
+// ancestorsOnly sets Graph.ancestorsOnly: whether every read is of an
+// ancestor of its reader (a step with a path to it; in a loop, the reader
+// itself), or, in a condition, of the reader itself (its result).
+func (c *compiler) ancestorsOnly() {
+	c.g.ancestorsOnly = true
+	for _, r := range c.reads {
+		if r.cond && r.step == r.reader {
+			continue
+		}
+		if !c.g.reaches(r.step, r.reader) {
+			c.g.ancestorsOnly = false
+			return
 		}
 	}
 }

@@ -3,6 +3,7 @@ package dag_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -594,4 +595,36 @@ func TestDecideJoinMergesBranchChanges(t *testing.T) {
 	require.Equal(t, 1.0, seen["shared"])
 	require.Contains(t, seen, "b1")
 	require.Contains(t, seen, "b2")
+}
+
+func TestReadsAncestorsOnly(t *testing.T) {
+	t.Parallel()
+	// a fans out to b and c, which join in d.
+	const steps = `{"id":"a","step_class":"e"},{"id":"b","step_class":"e"%s},{"id":"c","step_class":"e"},{"id":"d","step_class":"e"%s}`
+	const paths = `{"from":"a","to":"b"%s},{"from":"a","to":"c"},{"from":"b","to":"d"},{"from":"c","to":"d"}`
+	for _, tc := range []struct {
+		name          string
+		b, d, toB     string
+		ancestorsOnly bool
+	}{
+		{"no references", "", "", "", true},
+		{"inputs from ancestors", `,"inputs":{"x":"{{ a.n }}"}`, `,"inputs":{"y":"{steps.b.output.m}","z":"{steps.c.output}"}`, "", true},
+		{"config from a parameter", `,"config":{"k":"{{ parameters.k }}"}`, "", "", true},
+		{"condition on the step's result", "", "", `,"condition":"result.n > 1"`, true},
+		{"condition on an ancestor", "", "", `,"condition":{"type":"expression","config":{"source":"a.n","operator":"equals","value":1}}`, true},
+		{"input from a parallel branch", `,"inputs":{"x":"{steps.c.output.n}"}`, "", "", false},
+		{"input from a later step", `,"inputs":{"x":"{{ d.n }}"}`, "", "", false},
+		{"condition on a parallel branch", "", "", `,"condition":{"type":"expression","config":{"source":"c.n","operator":"equals","value":1}}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			doc := fmt.Sprintf(`{"parameters":{"k":1},"steps":[`+steps+`],"flow":{"start_at":"a","paths":[`+paths+`]}}`, tc.b, tc.d, tc.toB)
+			require.Equal(t, tc.ancestorsOnly, mustLoad(t, doc).ReadsAncestorsOnly())
+		})
+	}
+	// In a loop, a step reads its own previous iteration, and the step
+	// after it, which comes before it on the way round.
+	loop := mustLoad(t, `{"steps":[{"id":"a","step_class":"e","inputs":{"prev":"{steps.a.output.n}","c":"{steps.c.output.n}"}},{"id":"c","step_class":"e"}],
+		"flow":{"start_at":"a","paths":[{"from":"a","to":"c"},{"from":"c","to":"a","condition":"result.n < 3"}]},"loop_config":{"max_iterations":5}}`)
+	require.True(t, loop.ReadsAncestorsOnly())
 }

@@ -46,6 +46,41 @@ type Graph struct {
 	unreachable []int
 	outputs     []namedTemplate
 	rev         [][]int // every edge into each step
+	// ancestorsOnly: see ReadsAncestorsOnly.
+	ancestorsOnly bool
+}
+
+// ReadsAncestorsOnly reports whether every step's inputs and config, and
+// every condition after a step, read nothing but the run's input and
+// parameters and the outputs of the reader's ancestors (steps with a path to
+// it). A step's inputs, and where the run goes after a step, are then fixed
+// once its ancestors are done, whatever else the run does meanwhile: a
+// decision taken again after it was lost starts the same tasks with the same
+// inputs. A template that names a parallel branch reads whatever that branch
+// has done by then, so it does not.
+func (g *Graph) ReadsAncestorsOnly() bool { return g.ancestorsOnly }
+
+// reaches reports whether a path of one or more edges leads from step
+// from to step to.
+func (g *Graph) reaches(from, to int) bool {
+	seen := make([]bool, len(g.steps))
+	stack := []int{from}
+	for len(stack) > 0 {
+		v := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, ei := range g.steps[v].out {
+			w := g.edges[ei].to
+			if w < 0 || seen[w] {
+				continue
+			}
+			if w == to {
+				return true
+			}
+			seen[w] = true
+			stack = append(stack, w)
+		}
+	}
+	return false
 }
 
 type node struct {

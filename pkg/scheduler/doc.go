@@ -23,7 +23,10 @@
 // A completion of such a task can then arrive before its decision is in the
 // store (dag.ErrAhead): it is offered again, for Config.AheadHold, rather
 // than dropped. Completions handed over in process are not kept until
-// acknowledged, so theirs go through the outbox (docs/guarantees.md).
+// acknowledged, and a pipeline whose templates read steps that are not the
+// reader's ancestors could give a decision taken again other inputs
+// (dag.Graph.ReadsAncestorsOnly): their tasks go through the outbox
+// (docs/guarantees.md).
 //
 // # Handing completions on
 //

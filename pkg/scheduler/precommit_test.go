@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -67,8 +68,8 @@ func executions(runs *sync.Map, step string) int32 {
 }
 
 // runChain starts a scheduler of cfg and a counting worker, submits one
-// run of chain and waits until it has completed.
-func runChain(t *testing.T, cfg scheduler.Config) (runID string, runs *sync.Map) {
+// run of pipeline (a chain of a, b, c) and waits until it has completed.
+func runChain(t *testing.T, cfg scheduler.Config, pipeline string) (runID string, runs *sync.Map) {
 	t.Helper()
 	ctx := t.Context()
 	s, err := scheduler.New(cfg)
@@ -76,7 +77,7 @@ func runChain(t *testing.T, cfg scheduler.Config) (runID string, runs *sync.Map)
 	require.NoError(t, s.Start(ctx))
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })
 	runs = countingWorker(t, cfg.Broker)
-	pv, _, err := s.PipelineImport(ctx, "chain", []byte(chain))
+	pv, _, err := s.PipelineImport(ctx, "chain", []byte(pipeline))
 	require.NoError(t, err)
 	run, _, err := s.Submit(ctx, &scheduler.SubmitParams{PipelineVersionID: pv.ID})
 	require.NoError(t, err)
@@ -102,24 +103,28 @@ func outboxRowsEver(t *testing.T, st *statepg.Store, schema string) int64 {
 // TestPublishBeforeCommit: on a store that is a state.PreCommitter, the
 // tasks a worker's completion leads to are published inside the decision's
 // transaction and never written to the outbox; a run's first task, from
-// Submit, still is. With PublishAfterCommit every task goes through the
-// outbox. Either way each step runs once and the run completes.
+// Submit, still is. With PublishAfterCommit, or in a pipeline where a step
+// reads a step that is not its ancestor (a decision taken again could give
+// it other inputs), every task goes through the outbox. Either way each
+// step runs once and the run completes.
 func TestPublishBeforeCommit(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name       string
+		pipeline   string
 		after      bool
 		outboxRows int64
 	}{
-		{"before the commit", false, 1},
-		{"after the commit", true, 3},
+		{"before the commit", chain, false, 1},
+		{"after the commit", chain, true, 3},
+		{"a step reads a later one", strings.Replace(chain, `{"id":"b","step_class":"echo"}`, `{"id":"b","step_class":"echo","inputs":{"x":"{steps.c.output.c}"}}`, 1), false, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			br, _ := backends(t)
 			st, schema := pgStore(t)
 			reg := prometheus.NewRegistry()
-			_, runs := runChain(t, scheduler.Config{Store: st, Broker: br, PublishAfterCommit: tc.after, Registerer: reg})
+			_, runs := runChain(t, scheduler.Config{Store: st, Broker: br, PublishAfterCommit: tc.after, Registerer: reg}, tc.pipeline)
 			require.Equal(t, tc.outboxRows, outboxRowsEver(t, st, schema))
 			require.EqualValues(t, 3, gather(t, reg, "ia_scheduler_outbox_published_total"))
 			for _, step := range []string{"a", "b", "c"} {
@@ -161,7 +166,7 @@ func TestPublishedDecisionLost(t *testing.T) {
 	pg, _ := pgStore(t)
 	st := &lostCommit{Store: pg}
 	reg := prometheus.NewRegistry()
-	runID, runs := runChain(t, scheduler.Config{Store: st, Broker: br, Registerer: reg, AckWait: 5 * time.Second})
+	runID, runs := runChain(t, scheduler.Config{Store: st, Broker: br, Registerer: reg, AckWait: 5 * time.Second}, chain)
 	require.EqualValues(t, 1, st.lost.Load(), "a's decision was lost once, then taken again")
 	for _, step := range []string{"a", "b", "c"} {
 		require.EqualValues(t, 1, executions(runs, step), "%s ran once: the task published again was de-duplicated", step)

@@ -531,7 +531,10 @@ func (s *Scheduler) applyBatch(ctx context.Context, runID string, reqs []*applyR
 		}
 		claimForPublish(u.Outbox, time.Now())
 		var first []state.OutboxMessage
-		if kept(applied) {
+		if kept(applied) && c.g.ReadsAncestorsOnly() {
+			// Taken again after a loss, the decision starts the same tasks
+			// with the same inputs (dag.Graph.ReadsAncestorsOnly), which
+			// the broker de-duplicates.
 			u.Outbox, first = splitDue(u.Outbox)
 		}
 		var hold []state.StepAttempt
