@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -61,11 +62,12 @@ func (r *Report) Print(w io.Writer) error {
 	for _, row := range r.Rows {
 		e, raw := row.Engine, row.Raw
 		chain := strings.HasPrefix(row.Workload, "chain")
-		lines := []struct {
+		type line struct {
 			metric string
 			e, r   string
 			ratio  float64
-		}{
+		}
+		lines := []line{
 			{"runs/s", rate(e.RunsPerSec), rate(raw.RunsPerSec), e.RunsPerSec / raw.RunsPerSec},
 			{"steps/s", rate(e.StepsPerSec), rate(raw.StepsPerSec), e.StepsPerSec / raw.StepsPerSec},
 			{"hop p50", ms(e.HopP50), ms(raw.HopP50), ratio(e.HopP50, raw.HopP50)},
@@ -74,14 +76,9 @@ func (r *Report) Print(w io.Writer) error {
 			{"first step p99", ms(e.FirstP99), ms(raw.FirstP99), ratio(e.FirstP99, raw.FirstP99)},
 		}
 		if d := row.Durable; d.Hops > 0 {
-			lines = append(lines[:4:4], append([]struct {
-				metric string
-				e, r   string
-				ratio  float64
-			}{
-				{"hop p50 / durable raw", ms(e.HopP50), ms(d.HopP50), ratio(e.HopP50, d.HopP50)},
-				{"hop p99 / durable raw", ms(e.HopP99), ms(d.HopP99), ratio(e.HopP99, d.HopP99)},
-			}, lines[4:]...)...)
+			lines = slices.Insert(lines, 4,
+				line{"hop p50 / durable raw", ms(e.HopP50), ms(d.HopP50), ratio(e.HopP50, d.HopP50)},
+				line{"hop p99 / durable raw", ms(e.HopP99), ms(d.HopP99), ratio(e.HopP99, d.HopP99)})
 		}
 		for i, l := range lines {
 			rawCol, ratioCol := l.r, fmt.Sprintf("%.2f", l.ratio)

@@ -362,21 +362,9 @@ func (c *compiler) walkConfig(path, id string, v any) {
 // checkRefs reports references to unknown steps or parameters. In
 // conditions an unknown root is a key of the merged view, so it is allowed.
 func (c *compiler) checkRefs(path, id string, refs [][]string, inCondition bool) {
-	reader, isStep := c.g.index[id]
 	for _, ref := range refs {
 		if len(ref) == 0 {
 			continue
-		}
-		if isStep {
-			step, ok := -1, false
-			if ref[0] == "steps" && len(ref) > 1 {
-				step, ok = c.g.index[ref[1]]
-			} else if ref[0] != "parameters" && ref[0] != "pipeline_input" {
-				step, ok = c.g.index[ref[0]]
-			}
-			if ok {
-				c.reads = append(c.reads, read{reader: reader, step: step, cond: inCondition})
-			}
 		}
 		switch root := ref[0]; {
 		case root == "parameters":
@@ -392,7 +380,9 @@ func (c *compiler) checkRefs(path, id string, refs [][]string, inCondition bool)
 				c.r.errorf(path, id, "bad_reference", "write steps.ID.output.field", "template reference %q names no step", strings.Join(ref, "."))
 				continue
 			}
-			if _, ok := c.g.index[ref[1]]; !ok {
+			if step, ok := c.g.index[ref[1]]; ok {
+				c.recordRead(id, step, inCondition)
+			} else {
 				c.r.errorf(path, id, "unknown_step_reference", "name an existing step id", "template references unknown step %q%s", ref[1], c.suggest(ref[1]))
 			}
 		case root == "result":
@@ -400,7 +390,11 @@ func (c *compiler) checkRefs(path, id string, refs [][]string, inCondition bool)
 				c.r.errorf(path, id, "bad_reference", "\"result\" means the current step's output and only works in conditions; name the step", "template uses result outside a condition")
 			}
 		default:
-			if _, ok := c.g.index[root]; ok || inCondition {
+			if step, ok := c.g.index[root]; ok {
+				c.recordRead(id, step, inCondition)
+				continue
+			}
+			if inCondition {
 				continue
 			}
 			if c.declared[root] {
@@ -408,6 +402,15 @@ func (c *compiler) checkRefs(path, id string, refs [][]string, inCondition bool)
 			}
 			c.r.errorf(path, id, "unknown_step_reference", "reference steps.ID.output.field, ID.field, parameters.NAME or pipeline_input.NAME", "template references unknown step or root %q%s", root, c.suggest(root))
 		}
+	}
+}
+
+// recordRead records that reader's template (a condition on one of its edges,
+// with cond) reads step's output; the run outputs' templates (no reader
+// step) are not recorded.
+func (c *compiler) recordRead(reader string, step int, cond bool) {
+	if r, ok := c.g.index[reader]; ok {
+		c.reads = append(c.reads, read{reader: r, step: step, cond: cond})
 	}
 }
 

@@ -594,7 +594,7 @@ func kept(reqs []*applyReq) bool {
 
 // splitDue moves the messages due now (claimed by claimForPublish) out of
 // msgs, keeping the delayed ones, which only the outbox can hold until they
-// are due.
+// are due. later reuses msgs' array.
 func splitDue(msgs []state.OutboxMessage) (later, due []state.OutboxMessage) {
 	later = msgs[:0:len(msgs)]
 	for _, m := range msgs {
@@ -611,16 +611,7 @@ func splitDue(msgs []state.OutboxMessage) (later, due []state.OutboxMessage) {
 // commit's transaction (committer.publishFirst); any failure rolls the
 // decision back, and the completion that led to it is offered again.
 func (s *Scheduler) publishBeforeCommit(ctx context.Context, msgs []state.OutboxMessage) error {
-	var errs []error
-	if len(msgs) == 1 {
-		errs = []error{s.cfg.Broker.Publish(ctx, outboxQueueMessage(msgs[0]))}
-	} else {
-		qms := make([]queue.Message, len(msgs))
-		for i, m := range msgs {
-			qms[i] = outboxQueueMessage(m)
-		}
-		errs = queue.PublishAll(ctx, s.cfg.Broker, qms)
-	}
+	errs := s.publish(ctx, msgs)
 	n := 0
 	for _, err := range errs {
 		if err == nil {
@@ -660,33 +651,10 @@ func (s *Scheduler) publishNow(ctx context.Context, msgs []state.OutboxMessage) 
 	if len(msgs) == 0 {
 		return
 	}
-	var (
-		done    []int64
-		delayed bool
-		due     []state.OutboxMessage
-	)
-	for _, m := range msgs {
-		if m.ClaimedUntil.IsZero() {
-			delayed = true
-		} else {
-			due = append(due, m)
-		}
-	}
-	// A fan-out's tasks go out together (queue.PublishAll), so the last
-	// branch does not wait for every earlier acknowledgement. A single task
-	// is published on this goroutine.
-	errs := make([]error, len(due))
-	switch len(due) {
-	case 0:
-	case 1:
-		errs[0] = s.cfg.Broker.Publish(ctx, outboxQueueMessage(due[0]))
-	default:
-		qms := make([]queue.Message, len(due))
-		for i, m := range due {
-			qms[i] = outboxQueueMessage(m)
-		}
-		errs = queue.PublishAll(ctx, s.cfg.Broker, qms)
-	}
+	later, due := splitDue(msgs)
+	delayed := len(later) > 0
+	var done []int64
+	errs := s.publish(ctx, due)
 	for i, m := range due {
 		if errs[i] != nil || m.Seq == 0 {
 			delayed = true // the relay publishes (again) and deletes it
@@ -703,6 +671,24 @@ func (s *Scheduler) publishNow(ctx context.Context, msgs []state.OutboxMessage) 
 	if delayed {
 		s.signal()
 	}
+}
+
+// publish publishes msgs and returns each one's outcome. A fan-out's tasks
+// go out together (queue.PublishAll), so the last branch does not wait for
+// every earlier acknowledgement; a single task is published on this
+// goroutine.
+func (s *Scheduler) publish(ctx context.Context, msgs []state.OutboxMessage) []error {
+	switch len(msgs) {
+	case 0:
+		return nil
+	case 1:
+		return []error{s.cfg.Broker.Publish(ctx, outboxQueueMessage(msgs[0]))}
+	}
+	qms := make([]queue.Message, len(msgs))
+	for i, m := range msgs {
+		qms[i] = outboxQueueMessage(m)
+	}
+	return queue.PublishAll(ctx, s.cfg.Broker, qms)
 }
 
 // deadlineMessage is the event that ends run runID when the pipeline's
