@@ -78,6 +78,10 @@ type Config struct {
 	// matches Queue, then TEST_NATS_URL or TEST_REDIS_URL, then
 	// DefaultNATSURL or DefaultRedisURL.
 	QueueURL string
+	// RedisURL, when set, keeps the distributed engine's hot state (live
+	// run events) in Redis, as a deployment with IA_REDIS_URL does; empty:
+	// in process. Default IA_REDIS_URL.
+	RedisURL string
 	// Workloads to measure. Default Workloads(): the 10-step chain and the
 	// 1-50-1 fan-out.
 	Workloads []Workload
@@ -113,6 +117,7 @@ func (c *Config) setDefaults() error {
 		return errors.New("bench: runs, concurrency, duration, rounds and worker concurrency must be positive")
 	}
 	c.DatabaseURL = cmp.Or(c.DatabaseURL, os.Getenv("IA_DATABASE_URL"), os.Getenv("TEST_DATABASE_URL"), DefaultDatabaseURL)
+	c.RedisURL = cmp.Or(c.RedisURL, os.Getenv("IA_REDIS_URL"))
 	if c.QueueURL == "" {
 		env := os.Getenv("IA_QUEUE_URL")
 		if c.Queue == QueueNATS {
@@ -136,6 +141,8 @@ type Target struct {
 	Name        string
 	DatabaseURL string
 	QueueURL    string
+	// RedisURL holds the hot state in Redis; "" in process.
+	RedisURL string
 	// Prefix namespaces the schema, stream and queues; unique when empty.
 	Prefix string
 	// WorkerConcurrency per queue; default DefaultWorkerConcurrency.
@@ -167,7 +174,10 @@ func (c Config) Targets() []Target {
 		if c.Schedulers > 1 {
 			name += fmt.Sprintf("×%d", c.Schedulers)
 		}
-		ts = append(ts, Target{Name: name, DatabaseURL: c.DatabaseURL, QueueURL: c.QueueURL,
+		if c.RedisURL != "" {
+			name += "+redis"
+		}
+		ts = append(ts, Target{Name: name, DatabaseURL: c.DatabaseURL, QueueURL: c.QueueURL, RedisURL: c.RedisURL,
 			WorkerConcurrency: c.WorkerConcurrency, BrokerCompletions: !c.LocalCompletions, Schedulers: c.Schedulers})
 	}
 	return ts

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,6 +145,10 @@ func TestPrintProjectsToTheFloor(t *testing.T) {
 		Engine:  bench.Figures{StepsPerSec: 2000, HopP50: 1500 * time.Microsecond},
 		Raw:     bench.Figures{StepsPerSec: 10000, HopP50: 250 * time.Microsecond},
 		Durable: bench.Figures{HopP50: 800 * time.Microsecond, Hops: 9},
+	}, {
+		Target: "distributed/nats", Workload: "fan-1-50-1",
+		Engine: bench.Figures{StepsPerSec: 5000, HopP50: 3 * time.Millisecond},
+		Raw:    bench.Figures{StepsPerSec: 10000, HopP50: 1500 * time.Microsecond},
 	}}}
 	var out bytes.Buffer
 	require.NoError(t, rep.Print(&out))
@@ -152,4 +157,8 @@ func TestPrintProjectsToTheFloor(t *testing.T) {
 	require.Contains(t, out.String(), "(raw 38000 steps/s; here 10000): engine/raw × floor = 7600 ≥ 4000: met")
 	require.Contains(t, out.String(), "(durable raw hop 0.61ms; here 0.80ms): engine/durable raw × floor = 1.14ms ≤ 1.50ms: met")
 	require.Regexp(t, `hop p50 / durable raw +1\.50ms +0\.80ms +1\.88`, out.String())
+	// A fan-out's hop is set beside its raw fan-out, not judged by the
+	// chain's goal, and gets no floor reading.
+	require.Contains(t, out.String(), "fan-1-50-1 hop p50 3.00ms (raw fan-out 1.50ms, 2.00×; the hop target is the chain's); steps/s 5000 ≥ 4000: met")
+	require.Equal(t, 1, strings.Count(out.String(), "raw hop 0.30ms"))
 }

@@ -52,7 +52,7 @@ func OpenEngine(ctx context.Context, t Target, ws ...Workload) (*Harness, error)
 	reg := steps.Builtins()
 	reg.Register(NoopClass, h.tracker.Handler())
 	eng, err := engine.Open(ctx, engine.Config{
-		DatabaseURL: t.DatabaseURL, QueueURL: t.QueueURL, DataDir: t.DataDir, Prefix: h.prefix, Registry: reg,
+		DatabaseURL: t.DatabaseURL, QueueURL: t.QueueURL, RedisURL: t.RedisURL, DataDir: t.DataDir, Prefix: h.prefix, Registry: reg,
 		Scheduler: true, Worker: true, BrokerCompletions: t.BrokerCompletions, WorkerConcurrency: cmp.Or(t.WorkerConcurrency, DefaultWorkerConcurrency),
 	})
 	if err != nil {
@@ -73,7 +73,7 @@ func OpenEngine(ctx context.Context, t Target, ws ...Workload) (*Harness, error)
 		return nil, err
 	}
 	for range t.Schedulers - 1 {
-		o, err := engine.Open(ctx, engine.Config{DatabaseURL: t.DatabaseURL, QueueURL: t.QueueURL, Prefix: h.prefix, Registry: reg, Scheduler: true})
+		o, err := engine.Open(ctx, engine.Config{DatabaseURL: t.DatabaseURL, QueueURL: t.QueueURL, RedisURL: t.RedisURL, Prefix: h.prefix, Registry: reg, Scheduler: true})
 		if err == nil {
 			h.others = append(h.others, o)
 			err = o.Start(ctx)
@@ -103,7 +103,7 @@ func (h *Harness) Close(ctx context.Context) error {
 
 // dropNamespace removes what a distributed engine left on the servers.
 func (h *Harness) dropNamespace(ctx context.Context) error {
-	return engine.Drop(ctx, engine.Config{DatabaseURL: h.Target.DatabaseURL, QueueURL: h.Target.QueueURL, Prefix: h.prefix})
+	return engine.Drop(ctx, engine.Config{DatabaseURL: h.Target.DatabaseURL, QueueURL: h.Target.QueueURL, RedisURL: h.Target.RedisURL, Prefix: h.prefix})
 }
 
 // Sample is what one run at a time yields.

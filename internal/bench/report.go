@@ -96,8 +96,15 @@ func (r *Report) Print(w io.Writer) error {
 	for _, row := range r.Rows {
 		g := GoalFor(row.Target)
 		e := row.Engine
-		fmt.Fprintf(w, "  %-18s %-10s hop p50 %s ≤ %s: %s; steps/s %s ≥ %s: %s; first step %s ≤ %s: %s\n", row.Target, row.Workload,
-			ms(e.HopP50), ms(g.HopP50), verdict(e.HopP50 <= g.HopP50),
+		hop := fmt.Sprintf("hop p50 %s ≤ %s: %s", ms(e.HopP50), ms(g.HopP50), verdict(e.HopP50 <= g.HopP50))
+		if !strings.HasPrefix(row.Workload, "chain") {
+			// The hop target is a chain's: a fan-out's hop p50 is the wait of
+			// the middle one of many tasks started together, which is set by
+			// throughput (the raw fan-out alone may take longer than the goal).
+			hop = fmt.Sprintf("hop p50 %s (raw fan-out %s, %.2f×; the hop target is the chain's)", ms(e.HopP50), ms(row.Raw.HopP50),
+				ratio(e.HopP50, row.Raw.HopP50))
+		}
+		fmt.Fprintf(w, "  %-18s %-10s %s; steps/s %s ≥ %s: %s; first step %s ≤ %s: %s\n", row.Target, row.Workload, hop,
 			rate(e.StepsPerSec), rate(g.StepsPerSec), verdict(e.StepsPerSec >= g.StepsPerSec),
 			ms(e.FirstP50), ms(g.First), verdict(e.FirstP50 <= g.First))
 		if row.Raw.StepsPerSec > 0 {

@@ -61,6 +61,7 @@ func newBenchCommand() *cobra.Command {
 	f.BoolVar(&cfg.LocalCompletions, "local-completions", false, "distributed: hand completions to the in-process scheduler, as one ia serve process does, instead of the events queue")
 	f.StringVar(&cfg.DatabaseURL, "database-url", "", "distributed Postgres URL (default IA_DATABASE_URL, TEST_DATABASE_URL, local)")
 	f.StringVar(&cfg.QueueURL, "queue-url", "", "distributed broker URL (default IA_QUEUE_URL, TEST_NATS_URL/TEST_REDIS_URL, local)")
+	f.StringVar(&cfg.RedisURL, "redis-url", "", "distributed: hot state (live run events) in Redis, as a deployment with IA_REDIS_URL (default IA_REDIS_URL; none: in process)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	return cmd
 }
