@@ -166,7 +166,7 @@ func (s *Scheduler) escalate(ctx context.Context, task *state.HumanTask, cfg map
 			continue
 		}
 		if err == nil {
-			s.publishLive(ctx, task.RunID, task.StepID, "human_task_escalated", map[string]any{"task_id": task.ID, "assignees": task.Assignees})
+			s.publishLive(task.RunID, task.StepID, "human_task_escalated", map[string]any{"task_id": task.ID, "assignees": task.Assignees})
 			s.signal()
 		}
 		return err

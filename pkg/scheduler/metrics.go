@@ -11,6 +11,8 @@ type metrics struct {
 	loads     prometheus.Counter
 	handedOn  prometheus.Counter
 	ahead     *prometheus.CounterVec
+	// liveDropped: live events not published.
+	liveDropped prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -26,9 +28,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Completions applied by the scheduler that decided their task, handed on to it over the direct lane."}),
 		ahead: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ia_scheduler_completions_ahead_total",
 			Help: "Completions ahead of their run's state (their task published before its decision committed), offered again (held) or, after the hold, dropped."}, []string{"outcome"}),
+		liveDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "ia_scheduler_live_events_dropped_total",
+			Help: "Live run events not published to the hot state (its queue full, or the hot state failing); watchers re-read the store."}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.runs, m.events, m.conflicts, m.stale, m.published, m.loads, m.handedOn, m.ahead} {
+		for _, c := range []prometheus.Collector{m.runs, m.events, m.conflicts, m.stale, m.published, m.loads, m.handedOn, m.ahead, m.liveDropped} {
 			_ = reg.Register(c)
 		}
 	}

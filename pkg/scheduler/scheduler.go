@@ -120,6 +120,7 @@ type Scheduler struct {
 	commits *committer
 	held    *heldStarts
 	slow    slowSet // schedulers that did not answer a hand-on in time
+	liveQ   liveQueue
 
 	kick     chan struct{}
 	delKick  chan struct{}
@@ -227,6 +228,7 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	s.held.setOpen(false)
 	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	s.writeHeld(wctx, time.Now(), true)
+	s.waitLive(wctx)
 	wcancel()
 	return err
 }
@@ -347,8 +349,8 @@ func (s *Scheduler) Submit(ctx context.Context, p *SubmitParams) (*state.Run, bo
 		}
 		s.metrics.runs.WithLabelValues("submitted").Inc()
 		s.publishNow(ctx, u.Outbox)
-		s.publishLive(ctx, runID, "", "run_started", nil)
-		s.live(ctx, runID, acts)
+		s.publishLive(runID, "", "run_started", nil)
+		s.live(runID, acts)
 	}
 	return created, isNew, nil
 }
@@ -571,9 +573,9 @@ func (s *Scheduler) applyBatch(ctx context.Context, runID string, reqs []*applyR
 				if ev.Error != nil {
 					errJSON, _ = json.Marshal(ev.Error)
 				}
-				s.publishLive(ctx, runID, ev.StepID, kind, stepData(ev.Attempt, ev.Iteration, "error", errJSON))
+				s.publishLive(runID, ev.StepID, kind, stepData(ev.Attempt, ev.Iteration, "error", errJSON))
 			}
-			s.live(ctx, runID, acts[i])
+			s.live(runID, acts[i])
 		}
 		return
 	}
@@ -840,55 +842,6 @@ func (s *Scheduler) translate(ctx context.Context, g *dag.Graph, slug string, st
 func stepAttempt(g *dag.Graph, st *dag.RunState, id string) int {
 	ss, _ := g.Step(st, id)
 	return ss.Attempt
-}
-
-// live publishes progress events for watchers (best effort: the store is
-// the truth, watchers can re-read it).
-func (s *Scheduler) live(ctx context.Context, runID string, acts []dag.Action) {
-	if s.cfg.Hot == nil {
-		return
-	}
-	for _, a := range acts {
-		switch a.Kind {
-		case dag.ActionStartStep:
-			s.publishLive(ctx, runID, a.StepID, "step_started", stepData(a.Attempt, a.Iteration, "delay_ms", strconv.AppendInt(nil, a.Delay.Milliseconds(), 10)))
-		case dag.ActionSkipStep:
-			s.publishLive(ctx, runID, a.StepID, "step_skipped", map[string]any{"reason": a.Reason})
-		case dag.ActionWaitHuman:
-			s.publishLive(ctx, runID, a.StepID, "step_waiting", map[string]any{"prompt": a.Human.Prompt})
-		case dag.ActionCancelStep:
-			s.publishLive(ctx, runID, a.StepID, "step_cancelled", map[string]any{"iteration": a.Iteration})
-		case dag.ActionFinishRun:
-			s.publishLive(ctx, runID, "", "run_finished", map[string]any{"status": a.Status, "error": a.Error})
-		}
-	}
-}
-
-// stepData is the data of a live event about an attempt,
-// {"attempt":A,"<key>":<val>,"iteration":I}: what json.Marshal gives for
-// the map (keys sorted; key sorts between the two), without reflection,
-// for the two events of every step.
-func stepData(attempt, iteration int, key string, val []byte) json.RawMessage {
-	b := make([]byte, 0, 48+len(key)+len(val))
-	b = strconv.AppendInt(append(b, `{"attempt":`...), int64(attempt), 10)
-	b = append(append(append(append(b, `,"`...), key...), `":`...), val...)
-	b = strconv.AppendInt(append(b, `,"iteration":`...), int64(iteration), 10)
-	return append(b, '}')
-}
-
-// publishLive publishes a live event; data is a map to encode or, already
-// encoded, a json.RawMessage.
-func (s *Scheduler) publishLive(ctx context.Context, runID, stepID, typ string, data any) {
-	if s.cfg.Hot == nil {
-		return
-	}
-	raw, ok := data.(json.RawMessage)
-	if !ok {
-		raw, _ = json.Marshal(data)
-	}
-	if err := s.cfg.Hot.EventPublish(ctx, state.Event{RunID: runID, StepID: stepID, Type: typ, Data: raw}); err != nil {
-		s.log.DebugContext(ctx, "scheduler: live event dropped", "run_id", runID, "step_id", stepID, "error", err)
-	}
 }
 
 // handle applies one completion from the events queue.

@@ -226,22 +226,76 @@ return 1`)
 
 // EventPublish implements [state.Hot].
 func (h *Hot) EventPublish(ctx context.Context, ev state.Event) error {
+	keys, args, err := h.publishArgs(ev)
+	if err != nil {
+		return fmt.Errorf("stateredis: EventPublish: %w", err)
+	}
+	if err := publishScript.Run(ctx, h.rdb, keys, args...).Err(); err != nil {
+		return fmt.Errorf("stateredis: EventPublish: %w", h.interpret(err))
+	}
+	return nil
+}
+
+// EventPublishMany publishes evs in order, as EventPublish does each, in one
+// round trip: a scheduler publishes what its decisions queued meanwhile
+// together.
+func (h *Hot) EventPublishMany(ctx context.Context, evs []state.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	type call struct {
+		keys []string
+		args []any
+	}
+	calls := make([]call, len(evs))
+	for i, ev := range evs {
+		keys, args, err := h.publishArgs(ev)
+		if err != nil {
+			return fmt.Errorf("stateredis: EventPublishMany: %w", err)
+		}
+		calls[i] = call{keys, args}
+	}
+	cmds := make([]*redis.Cmd, len(evs))
+	_, err := h.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, c := range calls {
+			cmds[i] = publishScript.EvalSha(ctx, p, c.keys, c.args...)
+		}
+		return nil
+	})
+	if err == nil {
+		return nil
+	}
+	// The script is not in the server's cache (a restart or SCRIPT FLUSH):
+	// the events it refused are published again, in order, by Run, which
+	// loads it.
+	for i, cmd := range cmds {
+		switch cerr := cmd.Err(); {
+		case cerr == nil:
+		case redis.HasErrorPrefix(cerr, "NOSCRIPT"):
+			if err := publishScript.Run(ctx, h.rdb, calls[i].keys, calls[i].args...).Err(); err != nil {
+				return fmt.Errorf("stateredis: EventPublishMany: %w", h.interpret(err))
+			}
+		default:
+			return fmt.Errorf("stateredis: EventPublishMany: %w", h.interpret(cerr))
+		}
+	}
+	return nil
+}
+
+// publishArgs returns publishScript's keys and arguments for ev.
+func (h *Hot) publishArgs(ev state.Event) ([]string, []any, error) {
 	if ev.At.IsZero() {
 		ev.At = time.Now()
 	}
 	b, err := json.Marshal(eventRec{RunID: ev.RunID, StepID: ev.StepID, Type: ev.Type, Data: ev.Data, At: ev.At.UTC()})
 	if err != nil {
-		return fmt.Errorf("stateredis: EventPublish: %w", err)
+		return nil, nil, err
 	}
 	keys := []string{h.streamKey("")}
 	if ev.RunID != "" {
 		keys = append(keys, h.streamKey(ev.RunID))
 	}
-	err = publishScript.Run(ctx, h.rdb, keys, h.cfg.EventsMaxLen, h.cfg.RunEventsMaxLen, string(b), h.cfg.RunEventsTTL.Milliseconds()).Err()
-	if err != nil {
-		return fmt.Errorf("stateredis: EventPublish: %w", h.interpret(err))
-	}
-	return nil
+	return keys, []any{h.cfg.EventsMaxLen, h.cfg.RunEventsMaxLen, string(b), h.cfg.RunEventsTTL.Milliseconds()}, nil
 }
 
 func decodeEvent(m redis.XMessage) (state.Event, error) {
