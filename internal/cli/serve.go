@@ -39,11 +39,15 @@ func runAPI(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
+	hold, err := engine.HoldRunLocksEnv()
+	if err != nil {
+		return err
+	}
 	// The engine opens the hot state (Redis, or memory without a URL) under
 	// the same prefix as the schema and streams, so the API, its worker and
 	// the other processes of the deployment share live events.
 	cfg := engine.Config{DatabaseURL: o.dbURL, QueueURL: o.queueURL, RedisURL: o.redisURL,
-		DataDir: o.dataDir, Prefix: o.prefix, Scheduler: o.scheduler, Worker: o.worker, CommitDelay: delay, Registerer: reg}
+		DataDir: o.dataDir, Prefix: o.prefix, Scheduler: o.scheduler, Worker: o.worker, CommitDelay: delay, HoldRunLocks: hold, Registerer: reg}
 	eng, err := engine.Open(ctx, cfg)
 	if err != nil {
 		return err

@@ -75,6 +75,10 @@ type Config struct {
 	// lane (JetStream's request-reply between schedulers), over which a
 	// completion is handed on to the scheduler that decided its task.
 	NoDirect bool
+	// HoldRunLocks is the scheduler's scheduler.Config.HoldRunLocks: how
+	// long a run's transaction is held open for its next decisions
+	// (Postgres); 0: the default, negative: never.
+	HoldRunLocks time.Duration
 	// CommitDelay is the scheduler's scheduler.Config.CommitDelay: 0 uses
 	// CommitDelaySQLite on the SQLite store and none on Postgres (whose
 	// groups grow while a commit waits for its fsync); negative: none.
@@ -109,6 +113,19 @@ func CommitDelayEnv() (time.Duration, error) {
 	d, err := time.ParseDuration(v)
 	if err != nil {
 		return 0, fmt.Errorf("IA_COMMIT_DELAY: %w", err)
+	}
+	return d, nil
+}
+
+// HoldRunLocksEnv returns IA_HOLD_RUN_LOCKS as a duration, 0 when unset.
+func HoldRunLocksEnv() (time.Duration, error) {
+	v := os.Getenv("IA_HOLD_RUN_LOCKS")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("IA_HOLD_RUN_LOCKS: %w", err)
 	}
 	return d, nil
 }
@@ -181,7 +198,7 @@ func Open(ctx context.Context, cfg Config) (_ *Engine, err error) {
 		// a CPU-bound box larger batches cost the server less per decision
 		// (docs/benchmarks.md).
 		e.Scheduler, err = scheduler.New(scheduler.Config{Store: e.Store, Broker: e.Broker, Hot: e.Hot, RelayPoll: cfg.RelayPoll, AckWait: cfg.AckWait,
-			CommitDelay: CommitDelayFor(e.Store, cfg.CommitDelay), Registry: e.Classes, NoDirect: cfg.NoDirect, Logger: log, Registerer: cfg.Registerer})
+			CommitDelay: CommitDelayFor(e.Store, cfg.CommitDelay), Registry: e.Classes, NoDirect: cfg.NoDirect, HoldRunLocks: cfg.HoldRunLocks, Logger: log, Registerer: cfg.Registerer})
 		if err != nil {
 			return nil, err
 		}

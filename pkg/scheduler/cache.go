@@ -51,6 +51,19 @@ type applyReq struct {
 	err   error
 	ready chan struct{} // a result, or the lead
 	lead  bool
+	// txn is set when the event's decision was handed to its run's open
+	// transaction (runlock.go): its result is that of the commit.
+	txn *txnDecision
+}
+
+// result waits for the request's commit when its decision was handed to a
+// transaction, and returns its error.
+func (r *applyReq) result() error {
+	if r.txn != nil {
+		<-r.txn.done
+		return r.txn.err
+	}
+	return r.err
 }
 
 func newRunLocks() *runLocks {

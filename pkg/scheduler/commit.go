@@ -35,7 +35,10 @@ type committer struct {
 	// pre, when the store has it, publishes a decision's due messages
 	// inside its commit's transaction, before the commit (commitReq.first),
 	// through publish; nil: they go through the outbox.
-	pre     state.PreCommitter
+	pre state.PreCommitter
+	// locker, when the store has it, commits a lone decision that asks
+	// for it with its run locked again afterwards (commitReq.relock).
+	locker  state.RunLocker
 	publish func(ctx context.Context, msgs []state.OutboxMessage) error
 	// published are outbox rows already published, deleted by the next
 	// commit in the same transaction rather than in one of their own.
@@ -63,6 +66,10 @@ type commitReq struct {
 	// first are u's messages to publish before the commit, once u passed
 	// its version guard, instead of writing them to the outbox.
 	first []state.OutboxMessage
+	// relock asks, for an update committed alone, for its run's lock
+	// after the commit (state.RunLocker), returned in lock.
+	relock bool
+	lock   state.RunLock
 	// Results: an update's version, an insert's run.
 	version int64
 	run     *state.Run
@@ -82,6 +89,7 @@ func newCommitter(st state.Store, maxLeaders int, delay time.Duration, siblings 
 		c.writer, _ = st.(batchWriter)
 		if publish != nil {
 			c.pre, _ = st.(state.PreCommitter)
+			c.locker, _ = st.(state.RunLocker)
 			c.publish = publish
 		}
 	}
@@ -100,8 +108,9 @@ func (c *committer) insert(ctx context.Context, p *state.RunInsertParams) (*stat
 // commit returns the run's new version. first are messages to publish
 // before the commit when the store can (c.pre); when it cannot, or the
 // group also inserts runs, they are appended to u.Outbox instead, to be
-// published after the commit as the others.
-func (c *committer) commit(ctx context.Context, u *state.RunUpdateParams, first []state.OutboxMessage) (int64, error) {
+// published after the commit as the others. With relock, an update
+// committed alone on a state.RunLocker also returns its run's lock.
+func (c *committer) commit(ctx context.Context, u *state.RunUpdateParams, first []state.OutboxMessage, relock bool) (int64, state.RunLock, error) {
 	if c.pre == nil {
 		u.Outbox = append(u.Outbox, first...)
 		first = nil
@@ -111,12 +120,12 @@ func (c *committer) commit(ctx context.Context, u *state.RunUpdateParams, first 
 		run, err := c.store.RunUpdate(ctx, u)
 		if err != nil {
 			c.published.add(u.OutboxDelete)
-			return 0, err
+			return 0, nil, err
 		}
-		return run.Version, nil
+		return run.Version, nil, nil
 	}
-	r := c.enqueue(ctx, &commitReq{u: u, first: first, ready: make(chan struct{}, 1)})
-	return r.version, r.err
+	r := c.enqueue(ctx, &commitReq{u: u, first: first, relock: relock && c.locker != nil, ready: make(chan struct{}, 1)})
+	return r.version, r.lock, r.err
 }
 
 // enqueue queues r and returns it once a group commit has carried it,
@@ -196,7 +205,13 @@ func (c *committer) flush(ctx context.Context, reqs []*commitReq) {
 			versions []int64
 			errs     []error
 		)
-		if first {
+		if len(reqs) == 1 && reqs[0].relock && reqs[0].u != nil {
+			q := reqs[0]
+			q.version, q.lock, q.err = c.locker.RunUpdateThenLock(ctx, q.u, func(ctx context.Context, applied bool) error {
+				return c.publishFirst(ctx, reqs, []bool{applied})
+			})
+			versions, errs = []int64{q.version}, []error{q.err}
+		} else if first {
 			versions, errs = c.pre.RunUpdateManyThen(ctx, ps, func(ctx context.Context, applied []bool) error {
 				return c.publishFirst(ctx, reqs, applied)
 			})

@@ -61,7 +61,7 @@ func TestCommitterConcurrency(t *testing.T) {
 					if i%7 == 0 {
 						expected = -1 // a conflict, for this update alone
 					}
-					v, err := c.commit(t.Context(), &state.RunUpdateParams{ID: fmt.Sprint("run-", i), ExpectedVersion: expected}, nil)
+					v, _, err := c.commit(t.Context(), &state.RunUpdateParams{ID: fmt.Sprint("run-", i), ExpectedVersion: expected}, nil, false)
 					if expected < 0 {
 						require.ErrorIs(t, err, state.ErrConflict)
 						return
@@ -125,7 +125,7 @@ func TestCommitterGroupsInserts(t *testing.T) {
 				require.Equal(t, fmt.Sprint("new-", i), run.ID)
 				return
 			}
-			v, err := c.commit(t.Context(), &state.RunUpdateParams{ID: fmt.Sprint("run-", i), ExpectedVersion: int64(i)}, nil)
+			v, _, err := c.commit(t.Context(), &state.RunUpdateParams{ID: fmt.Sprint("run-", i), ExpectedVersion: int64(i)}, nil, false)
 			require.NoError(t, err)
 			require.Equal(t, int64(i+1), v)
 		})
@@ -181,7 +181,7 @@ func TestCommitterDelay(t *testing.T) {
 			var wg sync.WaitGroup
 			commit := func(i int) {
 				wg.Go(func() {
-					v, err := c.commit(t.Context(), &state.RunUpdateParams{ID: fmt.Sprint("run-", i), ExpectedVersion: int64(i)}, nil)
+					v, _, err := c.commit(t.Context(), &state.RunUpdateParams{ID: fmt.Sprint("run-", i), ExpectedVersion: int64(i)}, nil, false)
 					require.NoError(t, err)
 					require.Equal(t, int64(i+1), v)
 				})

@@ -28,6 +28,15 @@
 // (dag.Graph.ReadsAncestorsOnly): their tasks go through the outbox
 // (docs/guarantees.md).
 //
+// # Holding a run's transaction open
+//
+// On a state.RunLocker (Postgres), the commit of a decision that published
+// before committing also locks the run again in a new transaction, held for
+// Config.HoldRunLocks. The run's next decisions here then publish at once,
+// since no other writer can have moved the run on, and hand their writes to
+// that transaction, which commits when the run is quiet for a moment, or has
+// carried enough, or is old enough (runlock.go, docs/guarantees.md).
+//
 // # Handing completions on
 //
 // A started scheduler keeps the runs it decides in memory. On a broker with

@@ -13,6 +13,7 @@ type metrics struct {
 	ahead     *prometheus.CounterVec
 	// liveDropped: live events not published.
 	liveDropped prometheus.Counter
+	heldLocks   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -30,9 +31,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Completions ahead of their run's state (their task published before its decision committed), offered again (held) or, after the hold, dropped."}, []string{"outcome"}),
 		liveDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "ia_scheduler_live_events_dropped_total",
 			Help: "Live run events not published to the hot state (its queue full, or the hot state failing); watchers re-read the store."}),
+		heldLocks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ia_scheduler_held_run_locks_total",
+			Help: "Run locks held between two decisions (Postgres): used by the next decision, or released unused when the hold expired."}, []string{"outcome"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.runs, m.events, m.conflicts, m.stale, m.published, m.loads, m.handedOn, m.ahead, m.liveDropped} {
+		for _, c := range []prometheus.Collector{m.runs, m.events, m.conflicts, m.stale, m.published, m.loads, m.handedOn, m.ahead, m.liveDropped, m.heldLocks} {
 			_ = reg.Register(c)
 		}
 	}

@@ -140,6 +140,15 @@ func TestPublishBeforeCommit(t *testing.T) {
 type lostCommit struct {
 	*statepg.Store
 	lost atomic.Int32 // commits lost: one, the first
+	// held: lose the first commit of a run's open transaction instead
+	// (lostLock), not a group commit's.
+	held bool
+}
+
+// lose reports whether the commit at hand is to be lost: the first of its
+// kind.
+func (l *lostCommit) lose(held bool) bool {
+	return held == l.held && l.lost.CompareAndSwap(0, 1)
 }
 
 func (l *lostCommit) RunUpdateManyThen(ctx context.Context, ps []*state.RunUpdateParams, then func(context.Context, []bool) error) ([]int64, []error) {
@@ -147,11 +156,47 @@ func (l *lostCommit) RunUpdateManyThen(ctx context.Context, ps []*state.RunUpdat
 		if err := then(ctx, applied); err != nil {
 			return err
 		}
-		if l.lost.CompareAndSwap(0, 1) {
+		if l.lose(false) {
 			return errors.New("the scheduler died before its commit")
 		}
 		return nil
 	})
+}
+
+func (l *lostCommit) RunUpdateThenLock(ctx context.Context, p *state.RunUpdateParams, then func(context.Context, bool) error) (int64, state.RunLock, error) {
+	v, lock, err := l.Store.RunUpdateThenLock(ctx, p, func(ctx context.Context, applied bool) error {
+		if err := then(ctx, applied); err != nil {
+			return err
+		}
+		if l.lose(false) {
+			return errors.New("the scheduler died before its commit")
+		}
+		return nil
+	})
+	if lock != nil {
+		lock = &lostLock{RunLock: lock, l: l}
+	}
+	return v, lock, err
+}
+
+// lostLock loses the commit of a run's open transaction when its store has
+// not lost one yet (lostCommit.lost), after the decisions in it published
+// their tasks.
+type lostLock struct {
+	state.RunLock
+	l *lostCommit
+}
+
+func (k *lostLock) Commit(ctx context.Context, relock bool) (int64, state.RunLock, error) {
+	if k.l.lose(true) {
+		k.RunLock.Release(ctx)
+		return 0, nil, errors.New("the scheduler died before its commit")
+	}
+	v, lock, err := k.RunLock.Commit(ctx, relock)
+	if lock != nil {
+		lock = &lostLock{RunLock: lock, l: k.l}
+	}
+	return v, lock, err
 }
 
 // TestPublishedDecisionLost: a decision whose tasks were published but that
@@ -161,23 +206,44 @@ func (l *lostCommit) RunUpdateManyThen(ctx context.Context, ps []*state.RunUpdat
 // ahead of the run's state until then), and every step runs once.
 func TestPublishedDecisionLost(t *testing.T) {
 	t.Parallel()
-	ctx := t.Context()
-	br, _ := backends(t)
-	pg, _ := pgStore(t)
-	st := &lostCommit{Store: pg}
-	reg := prometheus.NewRegistry()
-	runID, runs := runChain(t, scheduler.Config{Store: st, Broker: br, Registerer: reg, AckWait: 5 * time.Second}, chain)
-	require.EqualValues(t, 1, st.lost.Load(), "a's decision was lost once, then taken again")
-	for _, step := range []string{"a", "b", "c"} {
-		require.EqualValues(t, 1, executions(runs, step), "%s ran once: the task published again was de-duplicated", step)
-	}
-	require.Positive(t, gather(t, reg, "ia_scheduler_completions_ahead_total", "outcome", "held"),
-		"b's completion came before the decision that started b was in the store")
-	attempts, err := st.StepAttemptList(ctx, runID)
-	require.NoError(t, err)
-	for _, a := range attempts {
-		require.Equal(t, "succeeded", a.Status, a.StepID)
-		require.Equal(t, 1, a.Attempt, a.StepID)
+	for _, tc := range []struct {
+		name string
+		held bool
+	}{
+		{"group commit", false},
+		// The decisions handed to a run's open transaction (runlock.go):
+		// the hold is long enough for every step's completion to find it.
+		{"held transaction", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			br, _ := backends(t)
+			pg, _ := pgStore(t)
+			st := &lostCommit{Store: pg, held: tc.held}
+			reg := prometheus.NewRegistry()
+			runID, runs := runChain(t, scheduler.Config{Store: st, Broker: br, Registerer: reg, AckWait: 5 * time.Second,
+				HoldRunLocks: 10 * time.Second}, chain)
+			require.EqualValues(t, 1, st.lost.Load(), "a decision was lost once, then taken again")
+			for _, step := range []string{"a", "b", "c"} {
+				require.EqualValues(t, 1, executions(runs, step), "%s ran once: the task published again was de-duplicated", step)
+			}
+			if tc.held {
+				// The completions of the decisions lost together are
+				// delivered again and take them again, in order.
+				require.Positive(t, gather(t, reg, "ia_scheduler_held_run_locks_total", "outcome", "used"))
+			} else {
+				require.Positive(t, gather(t, reg, "ia_scheduler_completions_ahead_total", "outcome", "held"),
+					"b's completion came before the decision that started b was in the store")
+			}
+			attempts, err := st.StepAttemptList(ctx, runID)
+			require.NoError(t, err)
+			require.Len(t, attempts, 3)
+			for _, a := range attempts {
+				require.Equal(t, "succeeded", a.Status, a.StepID)
+				require.Equal(t, 1, a.Attempt, a.StepID)
+			}
+		})
 	}
 }
 

@@ -89,6 +89,12 @@ type Config struct {
 	// completion leads to before committing the decision (see the package
 	// doc, "Publishing before the commit").
 	PublishAfterCommit bool
+	// HoldRunLocks is how long the run of a decision that published its
+	// tasks before its commit stays locked in the store for the run's next
+	// decision here, which can then publish before writing anything (see
+	// DefaultHoldRunLocks, runlock.go). Only on a state.RunLocker store.
+	// Default DefaultHoldRunLocks; negative: never.
+	HoldRunLocks time.Duration
 	// AheadHold is how long a completion that is ahead of its run's state
 	// (dag.ErrAhead: its task was published by a decision not committed, or
 	// not yet) is offered again before it is dropped, counted from its end.
@@ -120,6 +126,7 @@ type Scheduler struct {
 	commits *committer
 	held    *heldStarts
 	slow    slowSet // schedulers that did not answer a hand-on in time
+	txns    *runTxns
 	liveQ   liveQueue
 
 	kick     chan struct{}
@@ -146,6 +153,7 @@ func New(cfg Config) (*Scheduler, error) {
 	cfg.RelayPoll = cmp.Or(cfg.RelayPoll, DefaultRelayPoll)
 	cfg.InlineLimit = cmp.Or(cfg.InlineLimit, DefaultInlineLimit)
 	cfg.AheadHold = cmp.Or(cfg.AheadHold, DefaultAheadHold)
+	cfg.HoldRunLocks = cmp.Or(cfg.HoldRunLocks, DefaultHoldRunLocks)
 	if cfg.ID == "" {
 		host, _ := os.Hostname()
 		cfg.ID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
@@ -162,6 +170,7 @@ func New(cfg Config) (*Scheduler, error) {
 		metrics: newMetrics(cfg.Registerer), graphs: map[string]compiled{}, runs: newRunLocks(), kick: make(chan struct{}, 1), delKick: make(chan struct{}, 1),
 		held: newHeldStarts(cfg.AttemptRecordDelay),
 	}
+	s.txns = newRunTxns(s, cfg.HoldRunLocks)
 	var publish func(context.Context, []state.OutboxMessage) error
 	if !cfg.PublishAfterCommit {
 		publish = s.publishBeforeCommit
@@ -227,6 +236,7 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	// The starts still held are written now; later ones at once.
 	s.held.setOpen(false)
 	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	s.txns.close()
 	s.writeHeld(wctx, time.Now(), true)
 	s.waitLive(wctx)
 	wcancel()
@@ -401,7 +411,7 @@ func (s *Scheduler) apply(ctx context.Context, runID string, ev dag.Event, end a
 	if !s.runs.enqueue(runID, req) {
 		<-req.ready // a result, or the lead (req.lead was set before the send)
 		if !req.lead {
-			return req.err
+			return req.result()
 		}
 	}
 	reqs := s.runs.take(runID)
@@ -412,7 +422,7 @@ func (s *Scheduler) apply(ctx context.Context, runID string, ev dag.Event, end a
 		}
 	}
 	s.runs.handOff(runID)
-	return req.err
+	return req.result()
 }
 
 // loadRun returns the run's cached state, or reads and decodes it.
@@ -541,7 +551,46 @@ func (s *Scheduler) applyBatch(ctx context.Context, runID string, reqs []*applyR
 		}
 		var hold []state.StepAttempt
 		u.Attempts, hold = s.held.split(runID, u.Attempts)
-		version, err := s.commits.commit(ctx, u, first)
+		after := func() {
+			s.putStarts(ctx, s.held.committed(runID, u.Attempts, hold, time.Now()))
+			s.publishNow(ctx, u.Outbox)
+			s.announce(runID, applied, acts)
+		}
+		if t := s.txns.get(runID); t != nil && cached && t.at(c.version) {
+			// The run's transaction is open here: nothing else can have
+			// moved the run on, so publish, hand the writes over, and let
+			// the run's next decision go.
+			if err := s.publishBeforeCommit(ctx, first); err != nil {
+				s.runs.drop(runID)
+				setAll(fmt.Errorf("run %s: %w", runID, err))
+				return
+			}
+			d := &txnDecision{u: u, after: after, final: c.st.Status.Terminal(), done: make(chan struct{})}
+			if t.add(c.version, d) {
+				s.metrics.heldLocks.WithLabelValues("used").Inc()
+				if d.final {
+					s.runs.drop(runID)
+				} else {
+					// The state's bytes are the pending write's: the
+					// next decision encodes into a buffer of its own.
+					c.version, c.buf, c.status = c.version+1, nil, string(c.st.Status)
+					s.runs.put(runID, c)
+				}
+				for _, r := range applied {
+					r.txn = d
+				}
+				return
+			}
+			// It ended meanwhile: commit as usual (the tasks published
+			// again are de-duplicated).
+		}
+		// A decision whose tasks went out before its commit will hear from
+		// them: keep its run's transaction open for the next ones.
+		relock := len(first) > 0 && !c.st.Status.Terminal() && s.txns.room()
+		version, next, err := s.commits.commit(ctx, u, first, relock)
+		if next != nil {
+			s.txns.keep(runID, next)
+		}
 		if err != nil {
 			// The decisions were applied to the cached state but not
 			// committed: forget them and decide again from the store.
@@ -553,33 +602,37 @@ func (s *Scheduler) applyBatch(ctx context.Context, runID string, reqs []*applyR
 			setAll(fmt.Errorf("committing run %s: %w", runID, err))
 			return
 		}
-		s.putStarts(ctx, s.held.committed(runID, u.Attempts, hold, time.Now()))
 		if c.st.Status.Terminal() {
 			s.runs.drop(runID)
 		} else {
 			c.version, c.buf, c.status = version, raw, string(c.st.Status)
 			s.runs.put(runID, c)
 		}
-		s.publishNow(ctx, u.Outbox)
-		for i, r := range applied {
-			ev := r.ev
-			s.metrics.events.WithLabelValues(string(ev.Type)).Inc()
-			if ev.Type == dag.EventStepSucceeded || ev.Type == dag.EventStepFailed {
-				kind := "step_succeeded"
-				if ev.Type == dag.EventStepFailed {
-					kind = "step_failed"
-				}
-				errJSON := []byte("null")
-				if ev.Error != nil {
-					errJSON, _ = json.Marshal(ev.Error)
-				}
-				s.publishLive(runID, ev.StepID, kind, stepData(ev.Attempt, ev.Iteration, "error", errJSON))
-			}
-			s.live(runID, acts[i])
-		}
+		after()
 		return
 	}
 	setAll(fmt.Errorf("run %s: too many concurrent updates", runID))
+}
+
+// announce counts a committed batch's events and publishes their live
+// events.
+func (s *Scheduler) announce(runID string, applied []*applyReq, acts [][]dag.Action) {
+	for i, r := range applied {
+		ev := r.ev
+		s.metrics.events.WithLabelValues(string(ev.Type)).Inc()
+		if ev.Type == dag.EventStepSucceeded || ev.Type == dag.EventStepFailed {
+			kind := "step_succeeded"
+			if ev.Type == dag.EventStepFailed {
+				kind = "step_failed"
+			}
+			errJSON := []byte("null")
+			if ev.Error != nil {
+				errJSON, _ = json.Marshal(ev.Error)
+			}
+			s.publishLive(runID, ev.StepID, kind, stepData(ev.Attempt, ev.Iteration, "error", errJSON))
+		}
+		s.live(runID, acts[i])
+	}
 }
 
 // kept reports whether every event of a batch came from a kept completion

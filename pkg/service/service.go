@@ -5,6 +5,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -24,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ia-modules/ia-go/internal/engine"
+	"github.com/ia-modules/ia-go/pkg/scheduler"
 	"github.com/ia-modules/ia-go/pkg/steps"
 )
 
@@ -57,12 +59,14 @@ func Main(ctx context.Context, role Role, args []string, registry *steps.Registr
 	ackWait := fs.Duration("ack-wait", 0, "how long a task or event may stay unsettled before redelivery: how soon a dead process's work resumes (default 30s)")
 	envDelay, delayErr := engine.CommitDelayEnv()
 	commitDelay := fs.Duration("commit-delay", envDelay, "how long a busy scheduler's group commit waits for more decisions; 0: "+engine.CommitDelaySQLite.String()+" on SQLite, none on Postgres; negative: none (env IA_COMMIT_DELAY)")
+	envHold, holdErr := engine.HoldRunLocksEnv()
+	holdRunLocks := fs.Duration("hold-run-locks", envHold, "scheduler on Postgres: how long a run's transaction stays open for its next decisions, which then publish without a round trip to the store; 0: "+scheduler.DefaultHoldRunLocks.String()+", negative: never (env IA_HOLD_RUN_LOCKS; see docs/guarantees.md)")
 	noDirect := fs.Bool("no-direct", env("IA_NO_DIRECT", "") != "", "scheduler: do not hand completions on to the scheduler that decided their task over JetStream's direct lane, nor take them from others (env IA_NO_DIRECT; see docs/guarantees.md)")
 	grace := fs.Duration("shutdown-grace", 30*time.Second, "time in-flight steps get to finish on SIGTERM")
 	pythonPaths := fs.String("python-path", env("IA_PYTHON_PATH", ""), "colon-separated directories of Python step modules (env IA_PYTHON_PATH)")
 	level := fs.String("log-level", env("IA_LOG_LEVEL", "info"), "debug, info, warn or error (env IA_LOG_LEVEL)")
-	if delayErr != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", role.Name, delayErr)
+	if err := cmp.Or(delayErr, holdErr); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", role.Name, err)
 		return 64
 	}
 	if err := fs.Parse(args); err != nil {
@@ -91,7 +95,7 @@ func Main(ctx context.Context, role Role, args []string, registry *steps.Registr
 	cfg := engine.Config{
 		DatabaseURL: *dbURL, QueueURL: *queueURL, RedisURL: *redisURL, Prefix: *prefix,
 		Registry: registry, PythonPaths: paths, Scheduler: role.Scheduler, Worker: role.Worker,
-		RelayPoll: *relayPoll, AckWait: *ackWait, CommitDelay: *commitDelay, NoDirect: *noDirect, WorkerConcurrency: *concurrency, WorkerQueues: strings.Split(*queues, ","), Logger: log, Registerer: reg,
+		RelayPoll: *relayPoll, AckWait: *ackWait, CommitDelay: *commitDelay, NoDirect: *noDirect, HoldRunLocks: *holdRunLocks, WorkerConcurrency: *concurrency, WorkerQueues: strings.Split(*queues, ","), Logger: log, Registerer: reg,
 	}
 	eng, err := openEngine(ctx, log, func() (*engine.Engine, error) { return engine.Open(runCtx, cfg) })
 	if err != nil {

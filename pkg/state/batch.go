@@ -76,3 +76,40 @@ type PreCommitter interface {
 	// error, the transaction rolls back and every update fails with it.
 	RunUpdateManyThen(ctx context.Context, ps []*RunUpdateParams, then func(ctx context.Context, applied []bool) error) (versions []int64, errs []error)
 }
+
+// RunLocker is implemented by stores that can keep a run's row locked
+// between two of its decisions (Postgres).
+//
+// A scheduler that holds the lock knows that its copy of the run is the
+// stored one, since no other update of the run can commit meanwhile, so it
+// may publish the next decision's tasks before writing anything: the
+// version check that publishing before the commit waits for (see
+// PreCommitter) was made when the lock was taken.
+type RunLocker interface {
+	PreCommitter
+	// RunUpdateThenLock is RunUpdateManyThen for the one update p; once it
+	// has committed, a new transaction locks the run at its new version
+	// and is returned. The lock is nil when the update did not commit, or
+	// when another transaction held the run at that moment.
+	RunUpdateThenLock(ctx context.Context, p *RunUpdateParams, then func(ctx context.Context, applied bool) error) (int64, RunLock, error)
+}
+
+// RunLock is an open transaction that holds one run's row at Version,
+// carrying updates of the run until it commits. It holds a connection:
+// commit or release it soon.
+type RunLock interface {
+	// Version is the run's version, which no other update can change
+	// while the lock is held.
+	Version() int64
+	// Write applies p, whose ExpectedVersion must be Version, inside the
+	// transaction, without committing, and returns the new Version. On an
+	// error the transaction is lost: release the lock.
+	Write(ctx context.Context, p *RunUpdateParams) (int64, error)
+	// Commit commits what Write wrote and returns the run's version. With
+	// relock, a new transaction then locks the run again, in the same round
+	// trip, as RunUpdateThenLock does. On an error nothing is committed and
+	// the lock is gone.
+	Commit(ctx context.Context, relock bool) (int64, RunLock, error)
+	// Release rolls the transaction back and returns its connection.
+	Release(ctx context.Context)
+}

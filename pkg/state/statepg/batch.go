@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ia-modules/ia-go/internal/jsonx"
 	"github.com/ia-modules/ia-go/pkg/state"
@@ -261,40 +264,65 @@ func (s *Store) RunUpdateManyThen(ctx context.Context, ps []*state.RunUpdatePara
 // runUpdateMany is RunUpdateMany, calling then (when not nil) before the
 // commit.
 func (s *Store) runUpdateMany(ctx context.Context, ps []*state.RunUpdateParams, then func(ctx context.Context, applied []bool) error) ([]int64, []error) {
-	versions := make([]int64, len(ps))
-	errs := make([]error, len(ps))
 	if len(ps) == 0 {
-		return versions, errs
+		return make([]int64, len(ps)), make([]error, len(ps))
 	}
-	failAll := func(err error) ([]int64, []error) {
-		err = fmt.Errorf("statepg: RunUpdateMany: %w", err)
-		for i := range ps {
-			versions[i], errs[i] = 0, err
-		}
-		return versions, errs
-	}
-
-	type result struct {
-		version int64 // 0: the run does not exist
-		ok      bool
-		seqs    []int64
-	}
-	res := make([]result, len(ps))
-	now := us(time.Now())
 	b := &pgx.Batch{}
-	rounds := batchRounds(ps)
 	if then != nil {
 		b.Queue("BEGIN")
 	}
 	b.Queue(planSQL)
-	for _, round := range rounds {
+	res, err := queueRounds(b, ps, us(time.Now()))
+	if err != nil {
+		return failAll(ps, err)
+	}
+	// Results read before an error were rolled back with the rest.
+	if then == nil {
+		err = s.pool.SendBatch(ctx, b).Close()
+	} else {
+		_, err = s.sendThen(ctx, b, func(ctx context.Context) error {
+			applied := make([]bool, len(ps))
+			for i, r := range res {
+				applied[i] = r.ok
+			}
+			return then(ctx, applied)
+		}, "")
+	}
+	if err != nil {
+		return failAll(ps, s.interpret(err))
+	}
+	return settleRounds(ps, res)
+}
+
+// failAll returns err for every update of ps.
+func failAll(ps []*state.RunUpdateParams, err error) ([]int64, []error) {
+	err = fmt.Errorf("statepg: RunUpdateMany: %w", err)
+	errs := make([]error, len(ps))
+	for i := range ps {
+		errs[i] = err
+	}
+	return make([]int64, len(ps)), errs
+}
+
+// roundResult is one update's row from its round statement.
+type roundResult struct {
+	version int64 // 0: the run does not exist
+	ok      bool
+	seqs    []int64
+}
+
+// queueRounds queues on b the round statements (roundSQL) that apply ps in
+// order; reading the batch fills the returned results.
+func queueRounds(b *pgx.Batch, ps []*state.RunUpdateParams, now time.Time) ([]roundResult, error) {
+	res := make([]roundResult, len(ps))
+	for _, round := range batchRounds(ps) {
 		// Runs in ID order: two schedulers' group commits that share runs
 		// (the branches of one fan-out) then lock their rows in the same
 		// order and cannot deadlock. A round's updates commute.
 		slices.SortFunc(round, func(i, j int) int { return strings.Compare(ps[i].ID, ps[j].ID) })
 		variant, args, err := roundArgs(ps, round, now)
 		if err != nil {
-			return failAll(err)
+			return nil, err
 		}
 		b.Queue(roundSQL[variant], args...).Query(func(rows pgx.Rows) error {
 			defer rows.Close()
@@ -302,7 +330,7 @@ func (s *Store) runUpdateMany(ctx context.Context, ps []*state.RunUpdateParams, 
 			for rows.Next() {
 				var (
 					ord int64
-					r   result
+					r   roundResult
 				)
 				if err := rows.Scan(&ord, &r.version, &r.ok, &r.seqs); err != nil {
 					return err
@@ -322,21 +350,14 @@ func (s *Store) runUpdateMany(ctx context.Context, ps []*state.RunUpdateParams, 
 			return nil
 		})
 	}
-	// Results read before an error were rolled back with the rest.
-	if then == nil {
-		if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-			return failAll(s.interpret(err))
-		}
-	} else if err := s.sendThen(ctx, b, func(ctx context.Context) error {
-		applied := make([]bool, len(ps))
-		for i, r := range res {
-			applied[i] = r.ok
-		}
-		return then(ctx, applied)
-	}); err != nil {
-		return failAll(s.interpret(err))
-	}
+	return res, nil
+}
 
+// settleRounds returns each update's new version or error from its
+// committed round result, and sets the seqs of its outbox messages.
+func settleRounds(ps []*state.RunUpdateParams, res []roundResult) ([]int64, []error) {
+	versions := make([]int64, len(ps))
+	errs := make([]error, len(ps))
 	for i, p := range ps {
 		r := res[i]
 		switch {
@@ -349,7 +370,7 @@ func (s *Store) runUpdateMany(ctx context.Context, ps []*state.RunUpdateParams, 
 			// Cannot happen: every message of an applied update is
 			// inserted. Report it rather than leave Seqs unset; the rows
 			// stay in the outbox for the relay.
-			return failAll(fmt.Errorf("update %s committed with %d outbox seqs for %d messages", p.ID, len(r.seqs), len(p.Outbox)))
+			return failAll(ps, fmt.Errorf("update %s committed with %d outbox seqs for %d messages", p.ID, len(r.seqs), len(p.Outbox)))
 		default:
 			versions[i] = r.version
 			for j, seq := range r.seqs {
@@ -605,43 +626,190 @@ func nilIfEmpty(b []byte) []byte {
 }
 
 // sendThen sends b, which opens a transaction, on one connection, calls then
-// and commits; any error rolls the transaction back. A connection whose
-// transaction cannot be ended is closed, so the pool never hands it out
-// mid-transaction.
-func (s *Store) sendThen(ctx context.Context, b *pgx.Batch, then func(ctx context.Context) error) error {
+// and commits; any error rolls the transaction back. With relock (a run ID),
+// a new transaction then locks that run and is returned (see finish).
+func (s *Store) sendThen(ctx context.Context, b *pgx.Batch, then func(ctx context.Context) error, relock string) (*runLock, error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return err
-	}
-	defer conn.Release()
-	end := func(cause error) error {
-		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if conn.Conn().PgConn().TxStatus() != 'I' {
-			if _, err := conn.Exec(c, "ROLLBACK"); err != nil {
-				_ = conn.Conn().Close(c)
-			}
-		}
-		return cause
+		return nil, err
 	}
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return end(err)
+		return nil, s.abandon(ctx, conn, err)
 	}
 	if err := then(ctx); err != nil {
-		return end(err)
+		return nil, s.abandon(ctx, conn, err)
 	}
 	// The commit outlives the caller's cancellation: what then did (the
 	// publishes) assumes it.
 	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
-	tag, err := conn.Exec(c, "COMMIT")
+	return s.finish(c, conn, &pgx.Batch{}, relock)
+}
+
+// abandon rolls back conn's transaction, if one is open, and releases conn;
+// a connection whose transaction cannot be ended is closed, so the pool
+// never hands it out mid-transaction. It returns cause.
+func (s *Store) abandon(ctx context.Context, conn *pgxpool.Conn, cause error) error {
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if conn.Conn().PgConn().TxStatus() != 'I' {
+		if _, err := conn.Exec(c, "ROLLBACK"); err != nil {
+			_ = conn.Conn().Close(c)
+		}
+	}
+	conn.Release()
+	return cause
+}
+
+// holdSQL prepares a transaction that holds a run locked: the planner
+// options of planSQL for the update it will carry, and a bound on how long
+// it may sit idle, in case its scheduler stalls without dying (a dead one's
+// connection closes, which ends it).
+const holdSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
+	set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true),
+	set_config('idle_in_transaction_session_timeout', '10s', true)`
+
+// lockSQL locks a run's row for its next update, unless another
+// transaction holds it: waiting would hold up the commit it is sent with.
+const lockSQL = `SELECT version FROM runs WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED`
+
+// errNotCommitted: COMMIT ended a failed transaction.
+var errNotCommitted = errors.New("transaction rolled back at COMMIT")
+
+// finish sends b, then COMMIT, on conn's open transaction, and, with relock
+// (a run ID), opens a new transaction that locks the run, in the same round
+// trip. It returns that lock, or nil (no relock, or the run was held by
+// another transaction), and releases conn unless the lock keeps it. An
+// error means nothing was committed.
+func (s *Store) finish(ctx context.Context, conn *pgxpool.Conn, b *pgx.Batch, relock string) (*runLock, error) {
+	committed := false
+	b.Queue("COMMIT").Exec(func(tag pgconn.CommandTag) error {
+		if tag.String() != "COMMIT" {
+			return fmt.Errorf("%w (%s)", errNotCommitted, tag)
+		}
+		committed = true
+		return nil
+	})
+	var (
+		version int64
+		locked  bool
+	)
+	if relock != "" {
+		b.Queue("BEGIN")
+		b.Queue(holdSQL)
+		b.Queue(lockSQL, relock).Query(func(rows pgx.Rows) error {
+			defer rows.Close()
+			for rows.Next() {
+				if err := rows.Scan(&version); err != nil {
+					return err
+				}
+				locked = true
+			}
+			return rows.Err()
+		})
+	}
+	err := conn.SendBatch(ctx, b).Close()
+	switch {
+	case !committed:
+		return nil, s.abandon(ctx, conn, cmp.Or(err, errNotCommitted))
+	case err != nil || !locked:
+		// Committed; only the new lock failed (or was not asked for).
+		return nil, s.abandon(ctx, conn, nil)
+	}
+	return &runLock{s: s, conn: conn, runID: relock, version: version}, nil
+}
+
+var _ state.RunLocker = (*Store)(nil)
+
+// RunUpdateThenLock implements [state.RunLocker].
+func (s *Store) RunUpdateThenLock(ctx context.Context, p *state.RunUpdateParams, then func(ctx context.Context, applied bool) error) (int64, state.RunLock, error) {
+	ps := []*state.RunUpdateParams{p}
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue(planSQL)
+	res, err := queueRounds(b, ps, us(time.Now()))
 	if err != nil {
-		return end(err)
+		return 0, nil, fmt.Errorf("statepg: RunUpdateThenLock: %w", err)
 	}
-	if tag.String() != "COMMIT" {
-		return end(fmt.Errorf("transaction ended with %s", tag))
+	lock, err := s.sendThen(ctx, b, func(ctx context.Context) error { return then(ctx, res[0].ok) }, p.ID)
+	if err != nil {
+		return 0, nil, fmt.Errorf("statepg: RunUpdateThenLock: %w", s.interpret(err))
 	}
-	return nil
+	return settleLocked(ps, res, lock)
+}
+
+// settleLocked is settleRounds for one update committed with lock.
+func settleLocked(ps []*state.RunUpdateParams, res []roundResult, lock *runLock) (int64, state.RunLock, error) {
+	versions, errs := settleRounds(ps, res)
+	if errs[0] != nil || lock == nil {
+		if lock != nil {
+			lock.Release(context.Background())
+		}
+		return versions[0], nil, errs[0]
+	}
+	return versions[0], lock, nil
+}
+
+// runLock implements [state.RunLock].
+type runLock struct {
+	s       *Store
+	conn    *pgxpool.Conn
+	runID   string
+	version int64
+}
+
+func (l *runLock) Version() int64 { return l.version }
+
+func (l *runLock) Write(ctx context.Context, p *state.RunUpdateParams) (int64, error) {
+	if l.conn == nil {
+		return 0, errors.New("statepg: RunLock used after Commit or Release")
+	}
+	ps := []*state.RunUpdateParams{p}
+	b := &pgx.Batch{}
+	res, err := queueRounds(b, ps, us(time.Now()))
+	if err == nil {
+		err = l.s.interpret(l.conn.SendBatch(ctx, b).Close())
+	}
+	if err != nil {
+		return 0, fmt.Errorf("statepg: RunLock.Write: %w", err)
+	}
+	versions, errs := settleRounds(ps, res)
+	if errs[0] != nil {
+		return 0, errs[0]
+	}
+	l.version = versions[0]
+	return l.version, nil
+}
+
+func (l *runLock) Commit(ctx context.Context, relock bool) (int64, state.RunLock, error) {
+	conn := l.conn
+	l.conn = nil
+	if conn == nil {
+		return 0, nil, errors.New("statepg: RunLock used after Commit or Release")
+	}
+	again := ""
+	if relock {
+		again = l.runID
+	}
+	// The commit outlives the caller's cancellation: the scheduler has
+	// published the tasks of what it commits.
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	lock, err := l.s.finish(c, conn, &pgx.Batch{}, again)
+	if err != nil {
+		return 0, nil, fmt.Errorf("statepg: RunLock.Commit: %w", l.s.interpret(err))
+	}
+	if lock == nil {
+		return l.version, nil, nil
+	}
+	return l.version, lock, nil
+}
+
+func (l *runLock) Release(ctx context.Context) {
+	if conn := l.conn; conn != nil {
+		l.conn = nil
+		_ = l.s.abandon(ctx, conn, nil)
+	}
 }
 
 // commitTimeout bounds a COMMIT that sendThen sends whatever the caller's

@@ -367,3 +367,123 @@ func runInserter(t *testing.T, s *statepg.Store) func() string {
 		return r.ID
 	}
 }
+
+// TestRunLock: a committed update can keep its run locked at the new
+// version; while it is held no other update of the run commits, and the
+// next update goes through it in one transaction. The pool (4 connections)
+// gets every connection back.
+func TestRunLock(t *testing.T) {
+	t.Parallel()
+	s := testStore(t)
+	ctx := t.Context()
+	insert := runInserter(t, s)
+	version := func(id string) int64 {
+		r, err := s.RunGet(ctx, id)
+		require.NoError(t, err)
+		return r.Version
+	}
+	update := func(id string, expected int64, step string) *state.RunUpdateParams {
+		return &state.RunUpdateParams{ID: id, ExpectedVersion: expected, Status: state.RunRunning,
+			Attempts: []state.StepAttempt{{StepID: step, Attempt: 1, Status: "succeeded"}},
+			Outbox:   []state.OutboxMessage{{Queue: "q", MsgID: step, Body: []byte("x")}}}
+	}
+	// blocked reports whether a plain update of run id at expected is
+	// held up (by a lock), rather than applied or refused.
+	blocked := func(id string, expected int64) bool {
+		c, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		_, errs := s.RunUpdateMany(c, []*state.RunUpdateParams{update(id, expected, "other")})
+		return errs[0] != nil && errors.Is(errs[0], context.DeadlineExceeded)
+	}
+
+	a := insert()
+	var seen []bool
+	v, lock, err := s.RunUpdateThenLock(ctx, update(a, 1, "s1"), func(_ context.Context, applied bool) error {
+		seen = append(seen, applied)
+		require.Equal(t, int64(1), version(a), "then runs before the commit")
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, []bool{true}, seen)
+	require.Equal(t, int64(2), v)
+	require.NotNil(t, lock)
+	require.Equal(t, int64(2), lock.Version())
+	require.Equal(t, int64(2), version(a), "committed")
+	require.True(t, blocked(a, 2), "no other update commits while the lock is held")
+
+	// Updates written through the lock are not visible until it commits;
+	// the commit locks the run again at the version they reached.
+	u := update(a, 2, "s2")
+	v, err = lock.Write(ctx, u)
+	require.NoError(t, err)
+	require.Equal(t, int64(3), v)
+	require.Equal(t, int64(3), lock.Version())
+	require.NotZero(t, u.Outbox[0].Seq, "the outbox row's seq is set")
+	v, err = lock.Write(ctx, update(a, 3, "s3"))
+	require.NoError(t, err)
+	require.Equal(t, int64(4), v)
+	require.Equal(t, int64(2), version(a), "not committed yet")
+	v, next, err := lock.Commit(ctx, true)
+	require.NoError(t, err)
+	require.Equal(t, int64(4), v)
+	require.Equal(t, int64(4), next.Version())
+	require.Equal(t, int64(4), version(a))
+	attempts, err := s.StepAttemptList(ctx, a)
+	require.NoError(t, err)
+	require.Len(t, attempts, 3)
+	_, _, err = lock.Commit(ctx, false)
+	require.Error(t, err, "a lock commits once")
+
+	_, err = next.Write(ctx, update(a, 2, "stale"))
+	require.ErrorIs(t, err, state.ErrConflict, "an update behind the lock's version")
+	next.Release(ctx)
+	require.Equal(t, int64(4), version(a))
+	require.False(t, blocked(a, 99), "released")
+
+	// Release rolls back: nothing the lock's transaction did stays, and
+	// the run is free at once.
+	_, lock, err = s.RunUpdateThenLock(ctx, update(a, 4, "s4"), func(context.Context, bool) error { return nil })
+	require.NoError(t, err)
+	_, err = lock.Write(ctx, update(a, 5, "s5"))
+	require.NoError(t, err)
+	lock.Release(ctx)
+	lock.Release(ctx) // a second release does nothing
+	require.False(t, blocked(a, 99))
+	require.Equal(t, int64(5), version(a), "s5's write was rolled back")
+	_, errs := s.RunUpdateMany(ctx, []*state.RunUpdateParams{update(a, 5, "s5")})
+	require.NoError(t, errs[0])
+
+	// A refused guard commits nothing and gives no lock; a failing then
+	// rolls back.
+	_, lock, err = s.RunUpdateThenLock(ctx, update(a, 1, "late"), func(_ context.Context, applied bool) error {
+		require.False(t, applied)
+		return nil
+	})
+	require.ErrorIs(t, err, state.ErrConflict)
+	require.Nil(t, lock)
+	boom := errors.New("boom")
+	_, lock, err = s.RunUpdateThenLock(ctx, update(a, 6, "s6"), func(context.Context, bool) error { return boom })
+	require.ErrorIs(t, err, boom)
+	require.Nil(t, lock)
+	require.Equal(t, int64(6), version(a))
+
+	// Every connection came back: more lock cycles than the pool holds.
+	at := int64(6)
+	for i := range 10 {
+		_, lock, err := s.RunUpdateThenLock(ctx, update(a, at, fmt.Sprint("c", i)), func(context.Context, bool) error { return nil })
+		require.NoError(t, err)
+		require.NotNil(t, lock)
+		at++
+		if i%2 == 0 {
+			lock.Release(ctx)
+			continue
+		}
+		_, err = lock.Write(ctx, &state.RunUpdateParams{ID: a, ExpectedVersion: at})
+		require.NoError(t, err)
+		_, next, err := lock.Commit(ctx, false)
+		require.NoError(t, err)
+		require.Nil(t, next)
+		at++
+	}
+	require.Equal(t, at, version(a))
+}
