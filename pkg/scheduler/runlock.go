@@ -220,22 +220,8 @@ func (t *runTxn) serve() {
 			continue // more may have come meanwhile
 		}
 		full := len(written) >= txnMaxDecisions || time.Since(t.born) >= txnMaxAge
-		if len(written) > 0 && !full && !final && !stopping {
-			// Quiet for a moment: wait a little for the run's next
-			// decision before committing.
-			wait.Reset(txnLinger)
-			select {
-			case <-t.kick:
-				wait.Stop()
-				continue
-			case <-wait.C:
-			}
-			t.mu.Lock()
-			more := len(t.queue) > 0
-			t.mu.Unlock()
-			if more {
-				continue
-			}
+		if len(written) > 0 && !full && !final && !stopping && t.await(wait, txnLinger) {
+			continue // the run's next decision came within the linger
 		}
 		if len(written) > 0 {
 			t.mu.Lock()
@@ -279,17 +265,13 @@ func (t *runTxn) serve() {
 			return
 		}
 		// Nothing carried: wait for the run's next decision for the hold.
-		wait.Reset(t.ts.hold)
-		select {
-		case <-t.kick:
-			wait.Stop()
+		if t.await(wait, t.ts.hold) {
 			continue
-		case <-wait.C:
 		}
 		t.mu.Lock()
 		if len(t.queue) > 0 {
 			t.mu.Unlock()
-			continue
+			continue // came as the hold ended
 		}
 		t.ended = true
 		t.mu.Unlock()
@@ -297,6 +279,21 @@ func (t *runTxn) serve() {
 		t.end()
 		return
 	}
+}
+
+// await waits up to d for a decision to be handed to t, and reports
+// whether one is waiting to be written.
+func (t *runTxn) await(wait *time.Timer, d time.Duration) bool {
+	wait.Reset(d)
+	select {
+	case <-t.kick:
+		wait.Stop()
+		return true
+	case <-wait.C:
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.queue) > 0
 }
 
 // end releases t's lock, if it holds one, once it takes no decision.

@@ -26,7 +26,9 @@ func TestHeldRunTransaction(t *testing.T) {
 	ctx := t.Context()
 	br, _ := backends(t)
 	st, _ := pgStore(t)
-	const hold = 700 * time.Millisecond
+	// Long, so that b's step surely starts (and the cancel below begins)
+	// while the hold still runs, however loaded the machine.
+	const hold = 5 * time.Second
 	reg := prometheus.NewRegistry()
 	a, err := scheduler.New(scheduler.Config{Store: st, Broker: br, Registerer: reg, HoldRunLocks: hold})
 	require.NoError(t, err)
@@ -53,6 +55,9 @@ func TestHeldRunTransaction(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, w.Start(ctx))
 	t.Cleanup(func() { _ = w.Stop(context.Background()) })
+	var release sync.Once
+	open := func() { release.Do(func() { close(gate) }) }
+	t.Cleanup(open) // before the worker stops, should the test fail with b running
 
 	pv, _, err := a.PipelineImport(ctx, "chain", []byte(chain))
 	require.NoError(t, err)
@@ -67,13 +72,13 @@ func TestHeldRunTransaction(t *testing.T) {
 	// cancel waits for the lock.
 	began := time.Now()
 	require.NoError(t, b.Cancel(ctx, run.ID, "stop"))
-	require.Greater(t, time.Since(began), hold/2, "the cancel waited for the held transaction")
+	require.Greater(t, time.Since(began), time.Second, "the cancel waited for the held transaction")
 	got, err := st.RunGet(ctx, run.ID)
 	require.NoError(t, err)
 	require.Equal(t, state.RunCancelled, got.Status)
 	require.Positive(t, gather(t, reg, "ia_scheduler_held_run_locks_total", "outcome", "expired"))
 
-	close(gate)
+	open()
 	require.Never(t, func() bool { return executions(&runs, "c") > 0 }, time.Second, 20*time.Millisecond,
 		"b's completion came after the cancel and started nothing")
 	got, err = st.RunGet(ctx, run.ID)

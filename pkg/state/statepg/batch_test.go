@@ -255,11 +255,7 @@ func TestRunUpdateManyThen(t *testing.T) {
 	s := testStore(t)
 	ctx := t.Context()
 	insert := runInserter(t, s)
-	version := func(id string) int64 {
-		r, err := s.RunGet(ctx, id)
-		require.NoError(t, err)
-		return r.Version
-	}
+	version := runVersion(t, s)
 	a, b := insert(), insert()
 	update := func(id string, expected int64) *state.RunUpdateParams {
 		return &state.RunUpdateParams{ID: id, ExpectedVersion: expected, Status: state.RunRunning,
@@ -357,6 +353,15 @@ func TestRunUpdateManyThen(t *testing.T) {
 
 // runInserter returns a function that inserts a new run of an empty
 // pipeline into s and returns its ID.
+// runVersion returns a function that reads a run's stored version.
+func runVersion(t *testing.T, s *statepg.Store) func(id string) int64 {
+	return func(id string) int64 {
+		r, err := s.RunGet(t.Context(), id)
+		require.NoError(t, err)
+		return r.Version
+	}
+}
+
 func runInserter(t *testing.T, s *statepg.Store) func() string {
 	t.Helper()
 	pv, _, err := s.PipelineVersionPut(t.Context(), &state.PipelineVersionPutParams{Slug: "runs", Hash: "h", Definition: json.RawMessage(`{}`)})
@@ -377,11 +382,7 @@ func TestRunLock(t *testing.T) {
 	s := testStore(t)
 	ctx := t.Context()
 	insert := runInserter(t, s)
-	version := func(id string) int64 {
-		r, err := s.RunGet(ctx, id)
-		require.NoError(t, err)
-		return r.Version
-	}
+	version := runVersion(t, s)
 	update := func(id string, expected int64, step string) *state.RunUpdateParams {
 		return &state.RunUpdateParams{ID: id, ExpectedVersion: expected, Status: state.RunRunning,
 			Attempts: []state.StepAttempt{{StepID: step, Attempt: 1, Status: "succeeded"}},
