@@ -198,7 +198,8 @@ func Open(ctx context.Context, cfg Config) (_ *Engine, err error) {
 		// a CPU-bound box larger batches cost the server less per decision
 		// (docs/benchmarks.md).
 		e.Scheduler, err = scheduler.New(scheduler.Config{Store: e.Store, Broker: e.Broker, Hot: e.Hot, RelayPoll: cfg.RelayPoll, AckWait: cfg.AckWait,
-			CommitDelay: CommitDelayFor(e.Store, cfg.CommitDelay), Registry: e.Classes, NoDirect: cfg.NoDirect, HoldRunLocks: cfg.HoldRunLocks, Logger: log, Registerer: cfg.Registerer})
+			CommitDelay: CommitDelayFor(e.Store, cfg.CommitDelay), Registry: e.Classes, NoDirect: cfg.NoDirect, HoldRunLocks: cfg.HoldRunLocks,
+			EphemeralStore: ephemeral && cfg.DatabaseURL == "", Logger: log, Registerer: cfg.Registerer})
 		if err != nil {
 			return nil, err
 		}

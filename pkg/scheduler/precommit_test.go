@@ -2,10 +2,12 @@ package scheduler_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +22,7 @@ import (
 	"github.com/ia-modules/ia-go/pkg/scheduler"
 	"github.com/ia-modules/ia-go/pkg/state"
 	"github.com/ia-modules/ia-go/pkg/state/statepg"
+	"github.com/ia-modules/ia-go/pkg/state/statesqlite"
 	"github.com/ia-modules/ia-go/pkg/steps"
 	"github.com/ia-modules/ia-go/pkg/worker"
 )
@@ -310,4 +313,37 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
+}
+
+// TestEphemeralStore: with a store that does not outlive the process, the
+// tasks a decision starts are published after its commit without an outbox
+// row; Submit's first task still goes through the outbox. Each step runs
+// once and the run completes.
+func TestEphemeralStore(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		ephemeral  bool
+		outboxRows int64
+	}{{false, 3}, {true, 1}} {
+		t.Run(fmt.Sprint("ephemeral=", tc.ephemeral), func(t *testing.T) {
+			t.Parallel()
+			br, _ := backends(t)
+			path := filepath.Join(t.TempDir(), "ia.db")
+			st, err := statesqlite.New(t.Context(), statesqlite.Config{Path: path, NoSync: true})
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = st.Close() })
+			reg := prometheus.NewRegistry()
+			_, runs := runChain(t, scheduler.Config{Store: st, Broker: br, Registerer: reg, EphemeralStore: tc.ephemeral}, chain)
+			for _, step := range []string{"a", "b", "c"} {
+				require.EqualValues(t, 1, executions(runs, step), step)
+			}
+			require.EqualValues(t, 3, gather(t, reg, "ia_scheduler_outbox_published_total"))
+			db, err := sql.Open("sqlite", "file:"+path)
+			require.NoError(t, err)
+			defer db.Close()
+			var rows int64
+			require.NoError(t, db.QueryRowContext(t.Context(), `SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'`).Scan(&rows))
+			require.Equal(t, tc.outboxRows, rows, "outbox rows ever written")
+		})
+	}
 }

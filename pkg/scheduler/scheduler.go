@@ -89,6 +89,12 @@ type Config struct {
 	// completion leads to before committing the decision (see the package
 	// doc, "Publishing before the commit").
 	PublishAfterCommit bool
+	// EphemeralStore: the store does not outlive this process (ia run's
+	// temporary SQLite database), so no relay could publish a task it
+	// holds once the process is gone. A decision's due tasks are then
+	// published after its commit without an outbox row (delayed ones still
+	// wait in the outbox).
+	EphemeralStore bool
 	// HoldRunLocks is how long the run of a decision that published its
 	// tasks before its commit stays locked in the store for the run's next
 	// decision here, which can then publish before writing anything (see
@@ -542,8 +548,12 @@ func (s *Scheduler) applyBatch(ctx context.Context, runID string, reqs []*applyR
 			u.Status = status
 		}
 		claimForPublish(u.Outbox, time.Now())
-		var first []state.OutboxMessage
-		if kept(applied) && c.g.ReadsAncestorsOnly() {
+		var first, direct []state.OutboxMessage
+		switch {
+		case s.cfg.EphemeralStore:
+			// Published after the commit; nothing outlives a crash here.
+			u.Outbox, direct = splitDue(u.Outbox)
+		case kept(applied) && c.g.ReadsAncestorsOnly():
 			// Taken again after a loss, the decision starts the same tasks
 			// with the same inputs (dag.Graph.ReadsAncestorsOnly), which
 			// the broker de-duplicates.
@@ -553,6 +563,7 @@ func (s *Scheduler) applyBatch(ctx context.Context, runID string, reqs []*applyR
 		u.Attempts, hold = s.held.split(runID, u.Attempts)
 		after := func() {
 			s.putStarts(ctx, s.held.committed(runID, u.Attempts, hold, time.Now()))
+			s.publishDirect(ctx, direct)
 			s.publishNow(ctx, u.Outbox)
 			s.announce(runID, applied, acts)
 		}
@@ -727,6 +738,39 @@ func (s *Scheduler) publishNow(ctx context.Context, msgs []state.OutboxMessage) 
 		s.signal()
 	}
 }
+
+// publishDirect publishes a committed decision's due messages that have no
+// outbox row (Config.EphemeralStore), trying again for a while when the
+// broker refuses them: nothing else would publish them.
+func (s *Scheduler) publishDirect(ctx context.Context, msgs []state.OutboxMessage) {
+	for try := 0; len(msgs) > 0; try++ {
+		errs := s.publish(ctx, msgs)
+		failed := msgs[:0]
+		for i, m := range msgs {
+			if errs[i] != nil {
+				failed = append(failed, m)
+			}
+		}
+		s.metrics.published.Add(float64(len(msgs) - len(failed)))
+		if len(failed) == 0 {
+			return
+		}
+		if try == directTries-1 || ctx.Err() != nil {
+			s.log.ErrorContext(ctx, "scheduler: publishing tasks failed; their runs will not go on", "tasks", len(failed),
+				"run_id", failed[0].RunID, "error", errors.Join(errs...))
+			return
+		}
+		msgs = failed
+		time.Sleep(directRetry)
+	}
+}
+
+// directTries and directRetry bound publishDirect's attempts: an
+// in-process broker that refuses a publish for seconds is shutting down.
+const (
+	directTries = 50
+	directRetry = 100 * time.Millisecond
+)
 
 // publish publishes msgs and returns each one's outcome. A fan-out's tasks
 // go out together (queue.PublishAll), so the last branch does not wait for
