@@ -96,10 +96,10 @@ type Config struct {
 	// wait in the outbox).
 	EphemeralStore bool
 	// HoldRunLocks is how long the run of a decision that published its
-	// tasks before its commit stays locked in the store for the run's next
-	// decision here, which can then publish before writing anything (see
-	// DefaultHoldRunLocks, runlock.go). Only on a state.RunLocker store.
-	// Default DefaultHoldRunLocks; negative: never.
+	// tasks before its commit stays locked, in a transaction held open for
+	// the run's next decisions here, which then publish before writing
+	// anything and commit together (runlock.go). Only on a
+	// state.RunLocker store. Default DefaultHoldRunLocks; negative: never.
 	HoldRunLocks time.Duration
 	// AheadHold is how long a completion that is ahead of its run's state
 	// (dag.ErrAhead: its task was published by a decision not committed, or
@@ -562,6 +562,9 @@ func (s *Scheduler) applyBatch(ctx context.Context, runID string, reqs []*applyR
 		var hold []state.StepAttempt
 		u.Attempts, hold = s.held.split(runID, u.Attempts)
 		after := func() {
+			// Maybe later, on the run's open transaction, after the
+			// request that leads this batch has returned.
+			ctx := context.WithoutCancel(ctx)
 			s.putStarts(ctx, s.held.committed(runID, u.Attempts, hold, time.Now()))
 			s.publishDirect(ctx, direct)
 			s.publishNow(ctx, u.Outbox)
