@@ -105,27 +105,21 @@ func CommitDelayFor(st state.Store, configured time.Duration) time.Duration {
 }
 
 // CommitDelayEnv reads IA_COMMIT_DELAY, a Config.CommitDelay; unset is 0.
-func CommitDelayEnv() (time.Duration, error) {
-	v := os.Getenv("IA_COMMIT_DELAY")
-	if v == "" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("IA_COMMIT_DELAY: %w", err)
-	}
-	return d, nil
-}
+func CommitDelayEnv() (time.Duration, error) { return durationEnv("IA_COMMIT_DELAY") }
 
 // HoldRunLocksEnv returns IA_HOLD_RUN_LOCKS as a duration, 0 when unset.
-func HoldRunLocksEnv() (time.Duration, error) {
-	v := os.Getenv("IA_HOLD_RUN_LOCKS")
+func HoldRunLocksEnv() (time.Duration, error) { return durationEnv("IA_HOLD_RUN_LOCKS") }
+
+// durationEnv returns the environment variable key as a duration, 0 when
+// unset.
+func durationEnv(key string) (time.Duration, error) {
+	v := os.Getenv(key)
 	if v == "" {
 		return 0, nil
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil {
-		return 0, fmt.Errorf("IA_HOLD_RUN_LOCKS: %w", err)
+		return 0, fmt.Errorf("%s: %w", key, err)
 	}
 	return d, nil
 }
