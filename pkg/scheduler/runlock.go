@@ -200,13 +200,13 @@ func (t *runTxn) serve() {
 	}
 	wait := time.NewTimer(t.ts.hold)
 	defer wait.Stop()
+	final := false // a written decision ends the run: commit at once
 	for {
 		t.mu.Lock()
 		batch := t.queue
 		t.queue = nil
 		stopping := t.stopping
 		t.mu.Unlock()
-		final := false
 		for _, d := range batch {
 			if _, err := t.lock.Write(ctx, d.u); err != nil {
 				written = append(written, d)
