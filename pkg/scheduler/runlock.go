@@ -244,18 +244,15 @@ func (t *runTxn) serve() {
 				t.end()
 				return
 			}
+			// Another writer may have committed between the commit and
+			// the new lock: the cached copy is then behind.
+			moved := next.Version() != t.version
 			t.mu.Lock()
-			t.lock, t.born, t.ended = next, time.Now(), false
-			if next.Version() != t.version {
-				// Another writer committed in between: the cached copy
-				// may be behind.
-				t.ended = true
-			}
+			t.lock, t.born, t.ended = next, time.Now(), moved
 			t.mu.Unlock()
-			if next.Version() != t.version {
-				next.Release(ctx)
+			if moved {
 				t.ts.s.runs.drop(t.runID)
-				t.end()
+				t.end() // releases next
 				return
 			}
 			continue

@@ -643,7 +643,7 @@ func (s *Store) sendThen(ctx context.Context, b *pgx.Batch, then func(ctx contex
 	// publishes) assumes it.
 	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
-	return s.finish(c, conn, &pgx.Batch{}, relock)
+	return s.finish(c, conn, relock)
 }
 
 // abandon rolls back conn's transaction, if one is open, and releases conn;
@@ -665,8 +665,7 @@ func (s *Store) abandon(ctx context.Context, conn *pgxpool.Conn, cause error) er
 // options of planSQL for the update it will carry, and a bound on how long
 // it may sit idle, in case its scheduler stalls without dying (a dead one's
 // connection closes, which ends it).
-const holdSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
-	set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true),
+const holdSQL = planSQL + `,
 	set_config('idle_in_transaction_session_timeout', '10s', true)`
 
 // lockSQL locks a run's row for its next update, unless another
@@ -676,12 +675,13 @@ const lockSQL = `SELECT version FROM runs WHERE id = $1 FOR NO KEY UPDATE SKIP L
 // errNotCommitted: COMMIT ended a failed transaction.
 var errNotCommitted = errors.New("transaction rolled back at COMMIT")
 
-// finish sends b, then COMMIT, on conn's open transaction, and, with relock
-// (a run ID), opens a new transaction that locks the run, in the same round
-// trip. It returns that lock, or nil (no relock, or the run was held by
-// another transaction), and releases conn unless the lock keeps it. An
-// error means nothing was committed.
-func (s *Store) finish(ctx context.Context, conn *pgxpool.Conn, b *pgx.Batch, relock string) (*runLock, error) {
+// finish commits conn's open transaction and, with relock (a run ID), opens
+// a new one that locks the run, in the same round trip. It returns that
+// lock, or nil (no relock, or the run was held by another transaction), and
+// releases conn unless the lock keeps it. An error means nothing was
+// committed.
+func (s *Store) finish(ctx context.Context, conn *pgxpool.Conn, relock string) (*runLock, error) {
+	b := &pgx.Batch{}
 	committed := false
 	b.Queue("COMMIT").Exec(func(tag pgconn.CommandTag) error {
 		if tag.String() != "COMMIT" {
@@ -795,7 +795,7 @@ func (l *runLock) Commit(ctx context.Context, relock bool) (int64, state.RunLock
 	// published the tasks of what it commits.
 	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
-	lock, err := l.s.finish(c, conn, &pgx.Batch{}, again)
+	lock, err := l.s.finish(c, conn, again)
 	if err != nil {
 		return 0, nil, fmt.Errorf("statepg: RunLock.Commit: %w", l.s.interpret(err))
 	}
